@@ -1,0 +1,204 @@
+"""The `lattice-msi` command line: thin wrappers from arguments to library calls to files.
+
+Every error the library raises on bad input becomes one line on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from .errors import LatticeMSIError
+
+EXIT_USAGE = 2
+
+
+def _fail(msg: str) -> "NoReturn":  # noqa: F821
+    print(f"lattice-msi: error: {msg}", file=sys.stderr)
+    raise SystemExit(EXIT_USAGE)
+
+
+def _positive_int(s: str) -> int:
+    try:
+        v = int(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{s!r} is not an integer") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"{s!r} must be a positive integer")
+    return v
+
+
+def _nonneg_int(s: str) -> int:
+    try:
+        v = int(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{s!r} is not an integer") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"{s!r} must be a non-negative integer")
+    return v
+
+
+def _shard(s: str) -> tuple[int, int]:
+    try:
+        i, n = (int(t) for t in s.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{s!r} is not of the form INDEX/COUNT, e.g. 0/4") from None
+    if not (n >= 1 and 0 <= i < n):
+        raise argparse.ArgumentTypeError(f"{s!r}: need 0 <= INDEX < COUNT")
+    return i, n
+
+
+def _resolve_device(name: str, local_rank: int = 0) -> str:
+    import torch
+
+    if name == "auto":
+        return f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu"
+    return name
+
+
+def _distributed_shard() -> tuple[int, int, int] | None:
+    """(rank, world_size, local_rank) when started under torchrun, else None."""
+    if "RANK" in os.environ and "WORLD_SIZE" in os.environ:
+        try:
+            return int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"]), int(os.environ.get("LOCAL_RANK", 0))
+        except ValueError:
+            _fail(f"RANK={os.environ['RANK']!r} / WORLD_SIZE={os.environ['WORLD_SIZE']!r} are not integers")
+    return None
+
+
+def add_theory_args(p: argparse.ArgumentParser, L=8, m2=-4.0, lam=4.572) -> None:
+    p.add_argument("--L", type=int, default=L, help="lattice size per direction (default %(default)s)")
+    p.add_argument("--d", type=int, default=2, help="dimension 1..4 (default %(default)s)")
+    p.add_argument("--m2", type=float, default=m2, help="bare mass squared m² (default %(default)s)")
+    p.add_argument("--lam", type=float, default=lam, help="quartic coupling λ (default %(default)s)")
+    p.add_argument("--h", type=float, default=0.0, help="uniform external field h (default %(default)s)")
+
+
+def add_hmc_args(p: argparse.ArgumentParser, chains=16, therm=200, samples=100, every=1) -> None:
+    p.add_argument("--chains", type=_positive_int, default=chains, help="parallel chains (default %(default)s)")
+    p.add_argument("--therm", type=_nonneg_int, default=therm, help="thermalisation trajectories (default %(default)s)")
+    p.add_argument("--samples", type=_positive_int, default=samples, help="configurations saved per chain (default %(default)s)")
+    p.add_argument("--every", type=_positive_int, default=every, help="trajectories between saves (default %(default)s)")
+    p.add_argument("--step-size", type=float, default=0.1, help="initial leapfrog step ε (default %(default)s)")
+    p.add_argument("--n-leapfrog", type=_positive_int, default=10, help="integrator steps per trajectory (default %(default)s)")
+    p.add_argument("--integrator", choices=["leapfrog", "omelyan"], default="leapfrog")
+    p.add_argument("--no-tune", action="store_true", help="keep --step-size fixed during thermalisation")
+    p.add_argument("--target-accept", type=float, default=0.8, help="acceptance the tuner aims for (default %(default)s)")
+    p.add_argument("--seed", type=_nonneg_int, default=0)
+    p.add_argument("--dtype", choices=["float32", "float64"], default="float32")
+    p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default)")
+    p.add_argument("--shard", type=_shard, default=None, help="INDEX/COUNT: run one shard of a multi-file ensemble")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def ensemble_config_from_args(args):
+    from .mcmc import EnsembleConfig
+
+    dist = _distributed_shard()
+    if args.shard is not None:
+        shard, n_shards = args.shard
+        local = 0
+    elif dist is not None:
+        shard, n_shards, local = dist
+    else:
+        shard, n_shards, local = 0, 1, 0
+    return EnsembleConfig(
+        L=args.L,
+        d=args.d,
+        m2=args.m2,
+        lam=args.lam,
+        h=args.h,
+        chains=args.chains,
+        therm=args.therm,
+        samples=args.samples,
+        every=args.every,
+        step_size=args.step_size,
+        n_leapfrog=args.n_leapfrog,
+        integrator=args.integrator,
+        tune=not args.no_tune,
+        target_accept=args.target_accept,
+        seed=args.seed,
+        dtype=args.dtype,
+        device=_resolve_device(args.device, local),
+        shard=shard,
+        n_shards=n_shards,
+    )
+
+
+def cmd_ensemble(args) -> int:
+    from .mcmc import run_ensemble
+
+    cfg = ensemble_config_from_args(args)
+    res = run_ensemble(cfg, args.out, progress=not args.no_progress)
+    if res.already_complete:
+        print(f"{res.path}: already complete ({res.n_configs} configurations); nothing to do")
+    else:
+        what = f"resumed at {res.resumed_from}, " if res.resumed_from else ""
+        print(f"{res.path}: {res.n_configs} configurations ({what}step size {res.step_size:.4g}, acceptance {res.acceptance:.3f})")
+    return 0
+
+
+def cmd_measure(args) -> int:
+    from .io import read_ensemble
+    from .lattice import Lattice
+    from .observables import summarize
+
+    ens = read_ensemble(args.file, allow_incomplete=args.allow_incomplete)
+    lat = Lattice(int(ens.attrs["L"]), int(ens.attrs["d"]))
+    s = summarize(ens.by_chain(), lat)
+    if args.json:
+        print(json.dumps(s.to_dict(), indent=2))
+    else:
+        print(f"{args.file}: {ens.phi.shape[0]} configurations, {ens.n_chains} chains")
+        print(s.table())
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from .demo import run_demo
+
+    run_demo(args.out_dir, L=args.L, chains=args.chains, samples=args.samples, progress=not args.no_progress)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="lattice-msi", description="Lattice φ⁴ ensembles and multitask generative models")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    e = sub.add_parser("ensemble", help="make an HMC reference ensemble file", description="Run batched HMC chains into an HDF5 ensemble file; rerun the same command to resume a killed run.")
+    add_theory_args(e)
+    add_hmc_args(e)
+    e.add_argument("--out", required=True, help="output .h5 file (shards get .shardI-of-N before the suffix)")
+    e.set_defaults(func=cmd_ensemble)
+
+    m = sub.add_parser("measure", help="observables with Γ-method errors for an ensemble file")
+    m.add_argument("file")
+    m.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    m.add_argument("--allow-incomplete", action="store_true", help="measure a file whose run has not finished")
+    m.set_defaults(func=cmd_measure)
+
+    d = sub.add_parser("demo", help="the main job on a small default lattice, report under data/demo/")
+    d.add_argument("--out-dir", default=os.path.join("data", "demo"))
+    d.add_argument("--L", type=int, default=8)
+    d.add_argument("--chains", type=_positive_int, default=32)
+    d.add_argument("--samples", type=_positive_int, default=500)
+    d.add_argument("--no-progress", action="store_true")
+    d.set_defaults(func=cmd_demo)
+    return p
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except LatticeMSIError as e:
+        _fail(str(e))
+    except KeyboardInterrupt:
+        print("lattice-msi: interrupted; rerun the same command to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,234 @@
+"""The ensemble file: one HDF5/netCDF4 file per ensemble (or shard), read by h5py and xarray.
+
+Layout (DESIGN.md "Files on disk"):
+- `phi` (config, x[, y, z, t]) float32/float64, the configurations;
+- per-config `chain` (int32), `mc_time` (int64, trajectory index), `action` (float64),
+  `accept_rate` (float32, fraction accepted since the previous save);
+- per-trajectory `dH` (trajectory, chain) float64 and `accepted` (trajectory, chain) int8;
+- attributes: L, d, m2, lam, h, algorithm, source, run_config (JSON), seed, version, created,
+  status ("running" until the run finishes, then "complete"), n_configs.
+
+Writes are incremental: each `append_*` extends the unlimited dimensions and `flush()` pushes
+the data to disk, so a killed run leaves every flushed configuration readable.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import h5netcdf
+import numpy as np
+import torch
+
+from .. import __version__
+from ..errors import FileMismatchError, IncompleteFileError, LatticeMSIError
+from ..lattice.geometry import DIM_NAMES
+
+STATUS_RUNNING = "running"
+STATUS_COMPLETE = "complete"
+
+
+def _scalar(v):
+    """Attributes come back from HDF5 as 1-element arrays or numpy scalars; unwrap them."""
+    if isinstance(v, np.ndarray) and v.size == 1:
+        v = v.reshape(()).item()
+    if isinstance(v, np.generic):
+        v = v.item()
+    if isinstance(v, bytes):
+        v = v.decode()
+    return v
+
+
+def read_attrs(path: str) -> dict:
+    """File attributes as plain Python values, with run_config decoded from JSON."""
+    try:
+        with h5netcdf.File(path, "r") as f:
+            attrs = {k: _scalar(v) for k, v in f.attrs.items() if not k.startswith("_")}
+    except OSError as e:
+        raise LatticeMSIError(f"cannot read ensemble file {path!r}: {e}") from None
+    if "run_config" in attrs:
+        attrs["run_config"] = json.loads(attrs["run_config"])
+    return attrs
+
+
+class EnsembleWriter:
+    """Create (or reopen for resuming) an ensemble file and append to it incrementally."""
+
+    def __init__(self, path: str, f: h5netcdf.File):
+        self.path = path
+        self._f = f
+
+    @classmethod
+    def create(
+        cls,
+        path: str,
+        L: int,
+        d: int,
+        chains: int,
+        attrs: dict,
+        run_config: dict,
+        dtype=np.float32,
+    ) -> "EnsembleWriter":
+        dims = DIM_NAMES[:d]
+        tmp_dir = os.path.dirname(os.path.abspath(path))
+        os.makedirs(tmp_dir, exist_ok=True)
+        f = h5netcdf.File(path, "w")
+        f.dimensions = {"config": None, "trajectory": None, "chain": chains, **{n: L for n in dims}}
+        per_chunk = max(1, min(1024, (1 << 20) // (4 * L**d)))
+        f.create_variable("phi", ("config",) + dims, dtype=dtype, chunks=(per_chunk,) + (L,) * d)
+        f.create_variable("chain", ("config",), dtype=np.int32, chunks=(4096,))
+        f.create_variable("mc_time", ("config",), dtype=np.int64, chunks=(4096,))
+        f.create_variable("action", ("config",), dtype=np.float64, chunks=(4096,))
+        f.create_variable("accept_rate", ("config",), dtype=np.float32, chunks=(4096,))
+        f.create_variable("dH", ("trajectory", "chain"), dtype=np.float64, chunks=(256, chains))
+        f.create_variable("accepted", ("trajectory", "chain"), dtype=np.int8, chunks=(256, chains))
+        f.variables["phi"].attrs["long_name"] = "lattice field configurations"
+        f.variables["mc_time"].attrs["long_name"] = "HMC trajectory index (thermalisation included)"
+        f.variables["dH"].attrs["long_name"] = "H_end - H_start of each production trajectory"
+        meta = dict(attrs)
+        meta.update(
+            L=L,
+            d=d,
+            version=__version__,
+            created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            run_config=json.dumps(run_config, sort_keys=True),
+            status=STATUS_RUNNING,
+            n_configs=0,
+        )
+        for k, v in meta.items():
+            f.attrs[k] = v
+        f.flush()
+        return cls(path, f)
+
+    @classmethod
+    def reopen(cls, path: str, run_config: dict) -> "EnsembleWriter":
+        """Open an existing file for appending; refuse if it was made with another run config."""
+        attrs = read_attrs(path)
+        old = attrs.get("run_config")
+        if old is None:
+            raise FileMismatchError(f"{path!r} is not an ensemble file of this package (no run_config)")
+        diff = sorted(k for k in set(old) | set(run_config) if old.get(k) != run_config.get(k))
+        if diff:
+            k = diff[0]
+            raise FileMismatchError(
+                f"{path!r} was made with {k} = {old.get(k)!r}, not {run_config.get(k)!r}; "
+                "use another --out or remove the file"
+            )
+        return cls(path, h5netcdf.File(path, "a"))
+
+    @property
+    def n_configs(self) -> int:
+        return self._f.dimensions["config"].size
+
+    @property
+    def n_trajectories(self) -> int:
+        return self._f.dimensions["trajectory"].size
+
+    @property
+    def status(self) -> str:
+        return _scalar(self._f.attrs["status"])
+
+    def truncate(self, n_configs: int, n_trajectories: int) -> None:
+        """Drop configurations and trajectory records beyond the given counts (resume)."""
+        if n_configs > self.n_configs or n_trajectories > self.n_trajectories:
+            raise LatticeMSIError(
+                f"{self.path!r} holds {self.n_configs} configs / {self.n_trajectories} trajectories, "
+                f"fewer than its resume state ({n_configs} / {n_trajectories}); the file is damaged"
+            )
+        self._f.resize_dimension("config", n_configs)
+        self._f.resize_dimension("trajectory", n_trajectories)
+        self._f.attrs["n_configs"] = n_configs
+        self._f.attrs["status"] = STATUS_RUNNING
+        self._f.flush()
+
+    def append_configs(self, phi, chain, mc_time, action, accept_rate) -> None:
+        phi = _np(phi)
+        n0, n = self.n_configs, phi.shape[0]
+        self._f.resize_dimension("config", n0 + n)
+        v = self._f.variables
+        v["phi"][n0 : n0 + n] = phi.astype(v["phi"].dtype, copy=False)
+        v["chain"][n0 : n0 + n] = _np(chain)
+        v["mc_time"][n0 : n0 + n] = _np(mc_time)
+        v["action"][n0 : n0 + n] = _np(action)
+        v["accept_rate"][n0 : n0 + n] = _np(accept_rate)
+        self._f.attrs["n_configs"] = n0 + n
+
+    def append_trajectories(self, dH, accepted) -> None:
+        dH, accepted = _np(dH), _np(accepted)
+        if dH.shape[0] == 0:
+            return
+        n0, n = self.n_trajectories, dH.shape[0]
+        self._f.resize_dimension("trajectory", n0 + n)
+        self._f.variables["dH"][n0 : n0 + n] = dH
+        self._f.variables["accepted"][n0 : n0 + n] = accepted.astype(np.int8)
+
+    def set_attrs(self, **attrs) -> None:
+        for k, v in attrs.items():
+            self._f.attrs[k] = v
+
+    def flush(self) -> None:
+        self._f.flush()
+
+    def finalize(self) -> None:
+        self._f.attrs["status"] = STATUS_COMPLETE
+        self._f.flush()
+
+    def close(self) -> None:
+        self._f.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def _np(x) -> np.ndarray:
+    if isinstance(x, torch.Tensor):
+        return x.detach().cpu().numpy()
+    return np.asarray(x)
+
+
+@dataclass
+class Ensemble:
+    """An ensemble read from disk: configurations, per-config records and attributes."""
+
+    phi: torch.Tensor  # (n_configs, L, ..., L)
+    chain: np.ndarray
+    mc_time: np.ndarray
+    attrs: dict
+    path: str
+
+    @property
+    def n_chains(self) -> int:
+        return int(len(np.unique(self.chain)))
+
+    def by_chain(self) -> torch.Tensor:
+        """Configurations as (chains, samples, L, ..., L) in MC-time order (equal-length chains)."""
+        chains = np.unique(self.chain)
+        counts = {int(c): int((self.chain == c).sum()) for c in chains}
+        n = min(counts.values())
+        if len(set(counts.values())) != 1:
+            raise LatticeMSIError(f"{self.path!r}: chains have unequal lengths {sorted(set(counts.values()))}")
+        order = np.lexsort((self.mc_time, self.chain))
+        return self.phi[torch.as_tensor(order)].reshape((len(chains), n) + tuple(self.phi.shape[1:]))
+
+
+def read_ensemble(path: str, allow_incomplete: bool = False, dtype=torch.float64) -> Ensemble:
+    """Load an ensemble file into memory; an unfinished file is an error unless allowed."""
+    attrs = read_attrs(path)
+    if attrs.get("status") != STATUS_COMPLETE and not allow_incomplete:
+        raise IncompleteFileError(
+            f"{path!r} is incomplete (status = {attrs.get('status')!r}, {attrs.get('n_configs')} configs): "
+            "rerun the command that made it to resume"
+        )
+    with h5netcdf.File(path, "r") as f:
+        phi = torch.from_numpy(np.asarray(f.variables["phi"][...])).to(dtype)
+        chain = np.asarray(f.variables["chain"][...]) if "chain" in f.variables else np.zeros(len(phi), np.int32)
+        mc_time = (
+            np.asarray(f.variables["mc_time"][...]) if "mc_time" in f.variables else np.arange(len(phi))
+        )
+    return Ensemble(phi, chain, mc_time, attrs, path)

@@ -1,0 +1,67 @@
+"""Standard figures: configuration grids, magnetization histograms, G̃(k) against exact values."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+
+def _figure(*args, **kw):
+    from matplotlib.figure import Figure  # object API: no pyplot state, no display
+
+    return Figure(*args, **kw)
+
+
+def _save(fig, path: str) -> str:
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    fig.savefig(path, dpi=120, bbox_inches="tight")
+    return path
+
+
+def plot_configs(rows: dict[str, np.ndarray], path: str, n: int = 4) -> str:
+    """One row of n 2D configurations per named ensemble (e.g. reference vs generated)."""
+    fig = _figure(figsize=(2 * n, 2 * len(rows)))
+    axes = fig.subplots(len(rows), n, squeeze=False)
+    vmax = max(float(np.abs(np.asarray(v[:n])).max()) for v in rows.values())
+    for r, (name, cfgs) in enumerate(rows.items()):
+        for c in range(n):
+            ax = axes[r, c]
+            ax.imshow(np.asarray(cfgs[c]), cmap="RdBu_r", vmin=-vmax, vmax=vmax)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if c == 0:
+                ax.set_ylabel(name)
+    return _save(fig, path)
+
+
+def plot_magnetization_histograms(series: dict[str, np.ndarray], path: str, bins: int = 60, title: str = "") -> str:
+    """Overlaid normalised histograms of M for several ensembles (Fig. 5 layout of the paper)."""
+    fig = _figure(figsize=(5, 3.5))
+    ax = fig.subplots()
+    lo = min(float(np.min(v)) for v in series.values())
+    hi = max(float(np.max(v)) for v in series.values())
+    edges = np.linspace(lo, hi, bins + 1)
+    for name, m in series.items():
+        ax.hist(np.asarray(m), bins=edges, density=True, histtype="step", lw=1.5, label=name)
+    ax.set_xlabel("magnetization M")
+    ax.set_ylabel("density")
+    if title:
+        ax.set_title(title)
+    ax.legend(frameon=False)
+    return _save(fig, path)
+
+
+def plot_propagator(khat2: np.ndarray, value: np.ndarray, error: np.ndarray, exact: np.ndarray | None, path: str) -> str:
+    """G̃(k) against k̂² with error bars, and the exact curve when given."""
+    fig = _figure(figsize=(5, 3.5))
+    ax = fig.subplots()
+    ax.errorbar(khat2, value, yerr=error, fmt="o", ms=3, label="measured")
+    if exact is not None:
+        o = np.argsort(khat2)
+        ax.plot(khat2[o], exact[o], "-", lw=1, label="exact")
+    ax.set_xlabel(r"$\hat k^2$")
+    ax.set_ylabel(r"$\tilde G(k)$")
+    ax.set_yscale("log")
+    ax.legend(frameon=False)
+    return _save(fig, path)
