@@ -163,9 +163,17 @@ def cmd_demo(args) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (`--help` still shows the full usage)."""
+
+    def error(self, message):
+        print(f"{self.prog}: error: {message} (see --help)", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="lattice-msi", description="Lattice φ⁴ ensembles and multitask generative models")
-    sub = p.add_subparsers(dest="command", required=True)
+    p = _Parser(prog="lattice-msi", description="Lattice φ⁴ ensembles and multitask generative models")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     e = sub.add_parser("ensemble", help="make an HMC reference ensemble file", description="Run batched HMC chains into an HDF5 ensemble file; rerun the same command to resume a killed run.")
     add_theory_args(e)

@@ -4,12 +4,13 @@ Layout (DESIGN.md "Files on disk"):
 - `phi` (config, x[, y, z, t]) float32/float64, the configurations;
 - per-config `chain` (int32), `mc_time` (int64, trajectory index), `action` (float64),
   `accept_rate` (float32, fraction accepted since the previous save);
-- per-trajectory `dH` (trajectory, chain) float64 and `accepted` (trajectory, chain) int8;
+- per-trajectory `dH` (trajectory, replica) float64 and `accepted` (trajectory, replica) int8,
+  replica r being chain shard·chains + r of this shard;
 - attributes: L, d, m2, lam, h, algorithm, source, run_config (JSON), seed, version, created,
   status ("running" until the run finishes, then "complete"), n_configs.
 
 Writes are incremental: each `append_*` extends the unlimited dimensions and `flush()` pushes
-the data to disk, so a killed run leaves every flushed configuration readable.
+the data to the operating system, so a killed run leaves every flushed configuration readable.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 import h5netcdf
+import h5py
 import numpy as np
 import torch
 
@@ -54,12 +56,21 @@ def read_attrs(path: str) -> dict:
     return attrs
 
 
-class EnsembleWriter:
-    """Create (or reopen for resuming) an ensemble file and append to it incrementally."""
+CONFIG_VARS = ("phi", "chain", "mc_time", "action", "accept_rate")
+TRAJECTORY_VARS = ("dH", "accepted")
 
-    def __init__(self, path: str, f: h5netcdf.File):
+
+class EnsembleWriter:
+    """Create (or reopen for resuming) an ensemble file and append to it incrementally.
+
+    The netCDF-4 layout (dimension scales, unlimited `config` and `trajectory`) is made once
+    with h5netcdf; appends then go through bare h5py, resizing each variable and its dimension
+    scale, which costs a fraction of a millisecond instead of h5netcdf's bookkeeping.
+    """
+
+    def __init__(self, path: str):
         self.path = path
-        self._f = f
+        self._f = h5py.File(path, "a")
 
     @classmethod
     def create(
@@ -73,35 +84,33 @@ class EnsembleWriter:
         dtype=np.float32,
     ) -> "EnsembleWriter":
         dims = DIM_NAMES[:d]
-        tmp_dir = os.path.dirname(os.path.abspath(path))
-        os.makedirs(tmp_dir, exist_ok=True)
-        f = h5netcdf.File(path, "w")
-        f.dimensions = {"config": None, "trajectory": None, "chain": chains, **{n: L for n in dims}}
-        per_chunk = max(1, min(1024, (1 << 20) // (4 * L**d)))
-        f.create_variable("phi", ("config",) + dims, dtype=dtype, chunks=(per_chunk,) + (L,) * d)
-        f.create_variable("chain", ("config",), dtype=np.int32, chunks=(4096,))
-        f.create_variable("mc_time", ("config",), dtype=np.int64, chunks=(4096,))
-        f.create_variable("action", ("config",), dtype=np.float64, chunks=(4096,))
-        f.create_variable("accept_rate", ("config",), dtype=np.float32, chunks=(4096,))
-        f.create_variable("dH", ("trajectory", "chain"), dtype=np.float64, chunks=(256, chains))
-        f.create_variable("accepted", ("trajectory", "chain"), dtype=np.int8, chunks=(256, chains))
-        f.variables["phi"].attrs["long_name"] = "lattice field configurations"
-        f.variables["mc_time"].attrs["long_name"] = "HMC trajectory index (thermalisation included)"
-        f.variables["dH"].attrs["long_name"] = "H_end - H_start of each production trajectory"
-        meta = dict(attrs)
-        meta.update(
-            L=L,
-            d=d,
-            version=__version__,
-            created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            run_config=json.dumps(run_config, sort_keys=True),
-            status=STATUS_RUNNING,
-            n_configs=0,
-        )
-        for k, v in meta.items():
-            f.attrs[k] = v
-        f.flush()
-        return cls(path, f)
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        with h5netcdf.File(path, "w") as f:
+            f.dimensions = {"config": None, "trajectory": None, "replica": chains, **{n: L for n in dims}}
+            per_chunk = max(1, min(1024, (1 << 20) // (4 * L**d)))
+            f.create_variable("phi", ("config",) + dims, dtype=dtype, chunks=(per_chunk,) + (L,) * d)
+            f.create_variable("chain", ("config",), dtype=np.int32, chunks=(4096,))
+            f.create_variable("mc_time", ("config",), dtype=np.int64, chunks=(4096,))
+            f.create_variable("action", ("config",), dtype=np.float64, chunks=(4096,))
+            f.create_variable("accept_rate", ("config",), dtype=np.float32, chunks=(4096,))
+            f.create_variable("dH", ("trajectory", "replica"), dtype=np.float64, chunks=(256, chains))
+            f.create_variable("accepted", ("trajectory", "replica"), dtype=np.int8, chunks=(256, chains))
+            f.variables["phi"].attrs["long_name"] = "lattice field configurations"
+            f.variables["mc_time"].attrs["long_name"] = "HMC trajectory index (thermalisation included)"
+            f.variables["dH"].attrs["long_name"] = "H_end - H_start of each production trajectory"
+            meta = dict(attrs)
+            meta.update(
+                L=L,
+                d=d,
+                version=__version__,
+                created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                run_config=json.dumps(run_config, sort_keys=True),
+                status=STATUS_RUNNING,
+                n_configs=0,
+            )
+            for k, v in meta.items():
+                f.attrs[k] = v
+        return cls(path)
 
     @classmethod
     def reopen(cls, path: str, run_config: dict) -> "EnsembleWriter":
@@ -117,19 +126,19 @@ class EnsembleWriter:
                 f"{path!r} was made with {k} = {old.get(k)!r}, not {run_config.get(k)!r}; "
                 "use another --out or remove the file"
             )
-        return cls(path, h5netcdf.File(path, "a"))
+        return cls(path)
 
     @property
     def n_configs(self) -> int:
-        return self._f.dimensions["config"].size
+        return self._f["config"].shape[0]
 
     @property
     def n_trajectories(self) -> int:
-        return self._f.dimensions["trajectory"].size
+        return self._f["trajectory"].shape[0]
 
-    @property
-    def status(self) -> str:
-        return _scalar(self._f.attrs["status"])
+    def _resize(self, dim: str, names, n: int) -> None:
+        for name in (dim,) + tuple(names):
+            self._f[name].resize(n, axis=0)
 
     def truncate(self, n_configs: int, n_trajectories: int) -> None:
         """Drop configurations and trajectory records beyond the given counts (resume)."""
@@ -138,22 +147,19 @@ class EnsembleWriter:
                 f"{self.path!r} holds {self.n_configs} configs / {self.n_trajectories} trajectories, "
                 f"fewer than its resume state ({n_configs} / {n_trajectories}); the file is damaged"
             )
-        self._f.resize_dimension("config", n_configs)
-        self._f.resize_dimension("trajectory", n_trajectories)
+        self._resize("config", CONFIG_VARS, n_configs)
+        self._resize("trajectory", TRAJECTORY_VARS, n_trajectories)
         self._f.attrs["n_configs"] = n_configs
         self._f.attrs["status"] = STATUS_RUNNING
-        self._f.flush()
+        self.flush()
 
     def append_configs(self, phi, chain, mc_time, action, accept_rate) -> None:
-        phi = _np(phi)
-        n0, n = self.n_configs, phi.shape[0]
-        self._f.resize_dimension("config", n0 + n)
-        v = self._f.variables
-        v["phi"][n0 : n0 + n] = phi.astype(v["phi"].dtype, copy=False)
-        v["chain"][n0 : n0 + n] = _np(chain)
-        v["mc_time"][n0 : n0 + n] = _np(mc_time)
-        v["action"][n0 : n0 + n] = _np(action)
-        v["accept_rate"][n0 : n0 + n] = _np(accept_rate)
+        values = dict(zip(CONFIG_VARS, map(_np, (phi, chain, mc_time, action, accept_rate))))
+        n0, n = self.n_configs, values["phi"].shape[0]
+        self._resize("config", CONFIG_VARS, n0 + n)
+        for name, v in values.items():
+            ds = self._f[name]
+            ds[n0 : n0 + n] = v.astype(ds.dtype, copy=False)
         self._f.attrs["n_configs"] = n0 + n
 
     def append_trajectories(self, dH, accepted) -> None:
@@ -161,20 +167,21 @@ class EnsembleWriter:
         if dH.shape[0] == 0:
             return
         n0, n = self.n_trajectories, dH.shape[0]
-        self._f.resize_dimension("trajectory", n0 + n)
-        self._f.variables["dH"][n0 : n0 + n] = dH
-        self._f.variables["accepted"][n0 : n0 + n] = accepted.astype(np.int8)
+        self._resize("trajectory", TRAJECTORY_VARS, n0 + n)
+        self._f["dH"][n0 : n0 + n] = dH
+        self._f["accepted"][n0 : n0 + n] = accepted.astype(np.int8)
 
     def set_attrs(self, **attrs) -> None:
         for k, v in attrs.items():
             self._f.attrs[k] = v
 
     def flush(self) -> None:
+        """Push everything written so far to the operating system (survives a killed process)."""
         self._f.flush()
 
     def finalize(self) -> None:
         self._f.attrs["status"] = STATUS_COMPLETE
-        self._f.flush()
+        self.flush()
 
     def close(self) -> None:
         self._f.close()

@@ -10,12 +10,14 @@ from ..errors import LatticeMSIError
 
 
 def save_state(path: str, state: dict) -> None:
-    """Replace the file at path by state; a kill at any moment leaves the old or the new one."""
+    """Replace the file at path by state; a killed process leaves the old or the new one.
+
+    The rename is atomic; there is no fsync (it costs milliseconds per save), so the guarantee
+    covers a killed process, while after a power cut the OS decides what reached the disk.
+    """
     tmp = f"{path}.tmp{os.getpid()}"
     with open(tmp, "wb") as fh:
         torch.save(state, fh)
-        fh.flush()
-        os.fsync(fh.fileno())
     os.replace(tmp, path)
 
 
