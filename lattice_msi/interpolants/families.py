@@ -39,6 +39,10 @@ class Family:
         """(diag c in this basis) x."""
         return self.from_basis(c * self.to_basis(x))
 
+    def apply2(self, c1: torch.Tensor, x1: torch.Tensor, c2: torch.Tensor, x2: torch.Tensor) -> torch.Tensor:
+        """diag(c1) x1 + diag(c2) x2 with one return to the site basis."""
+        return self.apply(c1, x1) + self.apply(c2, x2)
+
     @property
     def coef_shape(self) -> tuple[int, ...]:
         return self.lattice.shape
@@ -90,10 +94,25 @@ class FourierFamily(Family):
     def from_basis(self, xb):
         return ifft(xb, self.lattice)
 
+    def _half(self, c):
+        """Even coefficients on the rfft half-spectrum (last axis 0..L/2)."""
+        return c[..., : self.lattice.L // 2 + 1]
+
+    def _rfft(self, x):
+        return torch.fft.rfftn(x, dim=self.lattice.axes, norm="ortho")
+
+    def _irfft(self, xh):
+        return torch.fft.irfftn(xh, s=self.lattice.shape, dim=self.lattice.axes, norm="ortho")
+
     def apply(self, c, x):
         if c.shape[1:] == (1,) * self.lattice.d:  # scalar coefficients: no transform needed
             return c * x
-        return self.from_basis(c * self.to_basis(x))
+        return self._irfft(self._half(c) * self._rfft(x))  # real FFT: c is even, so this is exact
+
+    def apply2(self, c1, x1, c2, x2):
+        if c1.shape[1:] == (1,) * self.lattice.d and c2.shape[1:] == (1,) * self.lattice.d:
+            return c1 * x1 + c2 * x2
+        return self._irfft(self._half(c1) * self._rfft(x1) + self._half(c2) * self._rfft(x2))
 
     def check_coef(self, c, name="coefficient"):
         c = super().check_coef(c, name)

@@ -53,9 +53,14 @@ class DenseGaussianOracle:
         A, B = A.to(torch.float64), B.to(torch.float64)
         D = A @ A.transpose(-1, -2) + B @ self.C @ B.transpose(-1, -2)
         r = _flat(x).double() - (B @ self.mu)  # (Bx, V) broadcast (n, V)
-        sol = torch.linalg.solve(D, r.unsqueeze(-1))  # (B, V, 1)
-        eta1 = self.mu + (self.C @ B.transpose(-1, -2) @ sol).squeeze(-1)
-        eta0 = (A.transpose(-1, -2) @ sol).squeeze(-1)
+        if D.shape[0] == 1:  # one operator for the whole batch: one factorisation, many right-hand sides
+            sol = torch.linalg.solve(D[0], r.T)  # (V, n)
+            eta1 = self.mu + (self.C @ (B[0].T @ sol)).T
+            eta0 = (A[0].T @ sol).T
+        else:
+            sol = torch.linalg.solve(D, r.unsqueeze(-1))  # (B, V, 1)
+            eta1 = self.mu + (self.C @ B.transpose(-1, -2) @ sol).squeeze(-1)
+            eta0 = (A.transpose(-1, -2) @ sol).squeeze(-1)
         shape = x.shape
         return Eta(eta0.reshape(shape).to(x.dtype), eta1.reshape(shape).to(x.dtype))
 
@@ -117,12 +122,14 @@ class FreeFieldOracle:
         if not isinstance(op.family, (FourierFamily, ScalarFamily)):
             return self.dense(x, op)
         lat = self.lattice
-        a, b = op.a.double(), op.b.double()
-        xh = fft(x.double(), lat)
-        r = xh - b * self.mu_hat
-        den = a * a + b * b * self.c
-        eta1 = self.mu + ifft(self.c * b * r / den, lat)
-        eta0 = ifft(a * r / den, lat)
+        half = lat.L // 2 + 1  # real FFT on the last axis: all coefficients are even
+        a, b = op.a.double()[..., :half], op.b.double()[..., :half]
+        c, mu_hat = self.c[..., :half], self.mu_hat[..., :half]
+        xh = torch.fft.rfftn(x.double(), dim=lat.axes, norm="ortho")
+        r = (xh - b * mu_hat) / (a * a + b * b * c)
+        back = lambda z: torch.fft.irfftn(z, s=lat.shape, dim=lat.axes, norm="ortho")  # noqa: E731
+        eta1 = self.mu + back(c * b * r)
+        eta0 = back(a * r)
         return Eta(eta0.to(x.dtype), eta1.to(x.dtype))
 
     def covariance_dense(self) -> torch.Tensor:

@@ -3,6 +3,10 @@
     ODE:  dX = Ȧ η0(X) dt + Ḃ η1(X) dt
     SDE:  dX = [Ȧ η0 + Ḃ η1 − E_t A η0] dt + √(2 E_t) A dW    (same marginals for any E_t ≥ 0)
 
+Methods: "euler", "heun" (ODE, orders 1 and 2), "em" (Euler–Maruyama, weak order 1) and
+"sde-heun" (stochastic Heun with the trapezoidal noise variance, weak order 2 for this
+additive noise; the same Gaussian increment in predictor and corrector).
+
 Steps use the exact increments ΔA = A_{t'} − A_t, ΔB of the path between grid points, so a
 non-linear schedule is integrated in its own variable. E_t is diagonal in the family basis:
 a constant, a function of t, or "localization", E_t = d/dt ln(β_t/α_t) per component, which
@@ -25,7 +29,7 @@ from ..errors import ConfigError
 from ..interpolants.paths import WindowPath
 from ..interpolants.tilts import TiltDomainError
 
-METHODS = ("euler", "heun", "em")
+METHODS = ("euler", "heun", "em", "sde-heun")
 
 
 @dataclass
@@ -87,8 +91,10 @@ def sample(
     """
     if method not in METHODS:
         raise ConfigError(f"method = {method!r} is not one of {', '.join(METHODS)}")
-    if method == "em" and generator is None:
-        raise ConfigError("the SDE (method = 'em') needs an explicit torch.Generator")
+    if method in ("em", "sde-heun") and generator is None:
+        raise ConfigError(f"the SDE (method = {method!r}) needs an explicit torch.Generator")
+    if eps == "localization" and method != "em":
+        raise ConfigError(f"eps = 'localization' needs method = 'em', not {method!r}")
     if not torch.isfinite(x_init).all():
         raise ConfigError("x_init contains non-finite values")
     grid = torch.as_tensor(grid, dtype=torch.float64)
@@ -102,7 +108,7 @@ def sample(
 
     def step_vec(d, xx, op, da, db):
         e = d(xx, op)
-        return fam.apply(da, e.eta0) + fam.apply(db, e.eta1), e
+        return fam.apply2(da, e.eta0, db, e.eta1), e
 
     for n in range(len(grid) - 1):
         t, t2 = float(grid[n]), float(grid[n + 1])
@@ -132,6 +138,15 @@ def sample(
                 xi = torch.randn(x.shape, generator=generator, dtype=dtype, device=dev)
                 noise = fam.apply(torch.sqrt(2.0 * E_dt) * op.a, xi)
                 x = x + inc - fam.apply(E_dt * op.a, e.eta0) + noise
+        elif method == "sde-heun":  # stochastic Heun: weak order 2 for this additive noise
+            E_dt = _eps_dt(eps, path, op, op2, t, t2)
+            xi = torch.randn(x.shape, generator=generator, dtype=dtype, device=dev)
+            noise = fam.apply(torch.sqrt(E_dt * (op.a * op.a + op2.a * op2.a)), xi)
+            f1 = inc - fam.apply(E_dt * op.a, e.eta0)
+            inc2, e2 = step_vec(d, x + f1 + noise, op2, da, db)
+            n_evals += 1
+            f2 = inc2 - fam.apply(E_dt * op2.a, e2.eta0)
+            x = x + 0.5 * (f1 + f2) + noise
         else:
             x = x + inc
         if fixed is not None:

@@ -46,8 +46,8 @@ class Task:
             mask, values = self.fixed
             fixed = (mask.to(x0.device), values.to(dtype=dtype, device=x0.device).expand_as(x0))
         e = self.eps if eps is None else eps
-        if e == "localization" and method != "em":
-            raise ConfigError(f"task {self.name!r} conditions on a noisy observation: it needs method = 'em'")
+        if self.eps == "localization" and (method != "em" or e != "localization"):
+            raise ConfigError(f"task {self.name!r} conditions on a noisy observation: it needs method = 'em' with eps = 'localization'")
         return sample(self.drift_for(drift), self.path, x0, self.path.grid(steps), method, e, generator, fixed)
 
 
