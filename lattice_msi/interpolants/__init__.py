@@ -24,3 +24,7 @@ __all__ = [
     "site_generation_path", "raster_rank", "random_rank", "block_rank", "mode_rank",
     "TiltedDrift", "TiltDomainError",
 ]
+
+from .nu import BlockNu, MixtureNu, ModeNu, Nu, ScalarNu, SiteNu, TrainingBatch, eta_from_prediction  # noqa: E402
+
+__all__ += ["Nu", "ScalarNu", "SiteNu", "BlockNu", "ModeNu", "MixtureNu", "TrainingBatch", "eta_from_prediction"]

@@ -1,0 +1,155 @@
+"""Training distributions ν over operators: each draws (x_t, operator, regression target) for a batch.
+
+With B = Id − A the network regresses the target x0 − x1, and then (MATH.md §3)
+    η0 = x + (Id − A) η̂,    η1 = x − A η̂
+(`eta_from_prediction`). ν decides which tasks a model can do: scalar α ~ U[0,1] (generation),
+per-site α ~ U[0,1]^V (any order, inpainting), block-constant α (block orders), per-mode Fourier
+α (i.i.d. per ±k pair, or the α of a random coarse-to-fine frontier: superres, multiscale),
+and mixtures of these within one family.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from ..errors import ConfigError
+from ..lattice.geometry import Lattice
+from .drift import Eta
+from .families import Family, FourierFamily, Operator, ScalarFamily, SiteFamily, mode_reflect
+from .paths import coarse_to_fine_path
+
+
+@dataclass
+class TrainingBatch:
+    x: torch.Tensor  # I = A x0 + B x1, (B, L, ..., L)
+    op: Operator  # per-sample coefficients (B, coef_shape)
+    target: torch.Tensor  # x0 − x1
+    nu: str  # which distribution drew it
+
+
+def eta_from_prediction(x: torch.Tensor, op: Operator, pred: torch.Tensor) -> Eta:
+    """η0, η1 from a prediction of E[x0 − x1 | I = x] for B = Id − A."""
+    Ap = op.A(pred)
+    return Eta(x + pred - Ap, x - Ap)
+
+
+def _canonical_modes(lattice: Lattice) -> torch.Tensor:
+    """True on one mode of every ±k pair (and on self-conjugate modes)."""
+    idx = torch.arange(lattice.volume).reshape((1,) + lattice.shape)
+    return (idx <= mode_reflect(idx, lattice))[0]
+
+
+class Nu:
+    """Base: subclasses draw α; the batch is assembled here (B = 1 − α)."""
+
+    name = "nu"
+
+    def __init__(self, lattice: Lattice, family: Family):
+        self.lattice = lattice
+        self.family = family
+
+    def alpha(self, n: int, g: torch.Generator, dtype) -> torch.Tensor:
+        raise NotImplementedError
+
+    def draw(self, x1: torch.Tensor, g: torch.Generator) -> TrainingBatch:
+        n = x1.shape[0]
+        a = self.alpha(n, g, x1.dtype).to(x1.device)  # α is drawn on the generator's device (CPU)
+        op = Operator(self.family, a, 1.0 - a)
+        x0 = torch.randn(x1.shape, generator=g, dtype=x1.dtype, device=g.device).to(x1.device)
+        return TrainingBatch(op.interpolate(x0, x1), op, x0 - x1, self.name)
+
+
+class ScalarNu(Nu):
+    name = "scalar"
+
+    def __init__(self, lattice: Lattice, family: Family | None = None):
+        super().__init__(lattice, family or ScalarFamily(lattice))
+
+    def alpha(self, n, g, dtype):
+        a = torch.rand((n,) + (1,) * self.lattice.d, generator=g, dtype=dtype)
+        return a if isinstance(self.family, ScalarFamily) else a.expand((n,) + self.lattice.shape).clone()
+
+
+class SiteNu(Nu):
+    name = "site"
+
+    def __init__(self, lattice: Lattice):
+        super().__init__(lattice, SiteFamily(lattice))
+
+    def alpha(self, n, g, dtype):
+        return torch.rand((n,) + self.lattice.shape, generator=g, dtype=dtype)
+
+
+class BlockNu(Nu):
+    name = "block"
+
+    def __init__(self, lattice: Lattice, block: int):
+        if block < 1 or lattice.L % block:
+            raise ConfigError(f"block = {block} must divide L = {lattice.L}")
+        super().__init__(lattice, SiteFamily(lattice))
+        self.block = block
+
+    def alpha(self, n, g, dtype):
+        nb = self.lattice.L // self.block
+        a = torch.rand((n,) + (nb,) * self.lattice.d, generator=g, dtype=dtype)
+        for ax in range(1, self.lattice.d + 1):
+            a = a.repeat_interleave(self.block, dim=ax)
+        return a
+
+
+class ModeNu(Nu):
+    """Per-mode α: with probability p_frontier the α of a random coarse-to-fine frontier, else i.i.d. per ±k pair."""
+
+    name = "mode"
+
+    def __init__(self, lattice: Lattice, p_frontier: float = 0.5, overlap: float = 2.0):
+        super().__init__(lattice, FourierFamily(lattice))
+        if not 0.0 <= p_frontier <= 1.0:
+            raise ConfigError(f"p_frontier = {p_frontier} must lie in [0, 1]")
+        self.p_frontier = p_frontier
+        self.path = coarse_to_fine_path(lattice, overlap=overlap)
+        self.canon = _canonical_modes(lattice)
+
+    def alpha(self, n, g, dtype):
+        u = torch.rand((n,) + self.lattice.shape, generator=g, dtype=dtype)
+        iid = torch.where(self.canon, u, mode_reflect(u, self.lattice))
+        t = torch.rand(n, generator=g, dtype=torch.float64)
+        use_front = torch.rand(n, generator=g, dtype=torch.float64) < self.p_frontier
+        front = torch.stack([self.path.alpha(float(tt)) for tt in t]).to(dtype)
+        return torch.where(use_front.view((n,) + (1,) * self.lattice.d), front, iid)
+
+
+class MixtureNu(Nu):
+    """Per-sample choice among components of one family (scalar components are promoted)."""
+
+    name = "mixture"
+
+    def __init__(self, components: list[tuple[Nu, float]]):
+        if not components:
+            raise ConfigError("a mixture needs at least one component")
+        fams = {type(c.family) for c, _ in components if not isinstance(c.family, ScalarFamily)}
+        if len(fams) > 1:
+            raise ConfigError(f"mixture components mix families {sorted(f.__name__ for f in fams)}: use one family per model")
+        lat = components[0][0].lattice
+        fam = next((c.family for c, _ in components if not isinstance(c.family, ScalarFamily)), components[0][0].family)
+        super().__init__(lat, fam)
+        w = torch.tensor([float(wt) for _, wt in components], dtype=torch.float64)
+        if (w < 0).any() or w.sum() <= 0:
+            raise ConfigError(f"mixture weights {w.tolist()} must be non-negative with a positive sum")
+        self.components = [c for c, _ in components]
+        self.weights = w / w.sum()
+
+    def alpha(self, n, g, dtype):
+        which = torch.multinomial(self.weights, n, replacement=True, generator=g)
+        out = torch.empty((n,) + self.family.coef_shape, dtype=dtype)
+        for i, comp in enumerate(self.components):
+            a = comp.alpha(n, g, dtype)
+            out = torch.where((which == i).view((n,) + (1,) * self.lattice.d), a.expand_as(out), out)
+        return out
+
+    def draw(self, x1, g):
+        b = super().draw(x1, g)
+        b.nu = "mixture"
+        return b
