@@ -141,19 +141,29 @@ def cmd_ensemble(args) -> int:
 
 
 def cmd_measure(args) -> int:
-    from .io import read_ensemble
-    from .lattice import Lattice
-    from .observables import summarize
+    from .observables import measure_files
 
-    ens = read_ensemble(args.file, allow_incomplete=args.allow_incomplete)
-    lat = Lattice(int(ens.attrs["L"]), int(ens.attrs["d"]))
-    s = summarize(ens.by_chain(), lat)
+    m, attrs = measure_files(args.files, args.reweight_m2, args.reweight_h, args.allow_incomplete)
     if args.json:
-        print(json.dumps(s.to_dict(), indent=2))
+        print(json.dumps(m.to_dict(), indent=2))
     else:
-        print(f"{args.file}: {ens.phi.shape[0]} configurations, {ens.n_chains} chains")
-        print(s.table())
+        what = f" reweighted to m2 = {args.reweight_m2}, h = {args.reweight_h}" if m.ess is not None else ""
+        print(f"{len(attrs['files'])} file(s): {m.n_configs} configurations, {m.n_chains} chains{what}")
+        print(m.table())
     return 0
+
+
+def cmd_compare(args) -> int:
+    from .observables import compare, measure_files
+
+    ref, _ = measure_files(args.ref, args.ref_reweight_m2, args.ref_reweight_h)
+    other, _ = measure_files(args.other)
+    c = compare(ref, other, threshold=args.threshold, p_min=args.p_min)
+    print(c.table())
+    if args.out:
+        for p in c.write(args.out):
+            print(f"wrote {p}")
+    return 0 if c.agree else 1
 
 
 def cmd_demo(args) -> int:
@@ -181,11 +191,23 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--out", required=True, help="output .h5 file (shards get .shardI-of-N before the suffix)")
     e.set_defaults(func=cmd_ensemble)
 
-    m = sub.add_parser("measure", help="observables with Γ-method errors for an ensemble file")
-    m.add_argument("file")
+    m = sub.add_parser("measure", help="observables with Γ-method errors for an ensemble (files or globs)")
+    m.add_argument("files", nargs="+", help="ensemble files or quoted glob patterns (shards are combined)")
     m.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    m.add_argument("--allow-incomplete", action="store_true", help="measure a file whose run has not finished")
+    m.add_argument("--allow-incomplete", action="store_true", help="measure files whose run has not finished")
+    m.add_argument("--reweight-m2", type=float, default=None, help="reweight to this m² (reports ESS)")
+    m.add_argument("--reweight-h", type=float, default=None, help="reweight to this field h (reports ESS)")
     m.set_defaults(func=cmd_measure)
+
+    c = sub.add_parser("compare", help="compare two ensembles; exit 0 when they agree, 1 when not")
+    c.add_argument("ref", help="reference ensemble: file or quoted glob")
+    c.add_argument("other", help="ensemble to test: file or quoted glob")
+    c.add_argument("--threshold", type=float, default=3.0, help="largest |pull| counted as agreement (default %(default)s)")
+    c.add_argument("--p-min", type=float, default=1e-3, help="smallest χ²/W1/KS p-value counted as agreement (default %(default)s)")
+    c.add_argument("--ref-reweight-m2", type=float, default=None, help="reweight the reference to this m²")
+    c.add_argument("--ref-reweight-h", type=float, default=None, help="reweight the reference to this h")
+    c.add_argument("--out", default=None, help="write OUT.nc (xarray Dataset) and OUT.json")
+    c.set_defaults(func=cmd_compare)
 
     d = sub.add_parser("demo", help="the main job on a small default lattice, report under data/demo/")
     d.add_argument("--out-dir", default=os.path.join("data", "demo"))

@@ -17,18 +17,11 @@ import torch
 from .io import read_ensemble
 from .lattice import Couplings, Lattice, free, khat2
 from .mcmc import EnsembleConfig, run_ensemble
+from .mcmc.reference import REFERENCE_L8
 from .observables import momentum_two_point, summarize
 from .plotting import plot_configs, plot_magnetization_histograms, plot_propagator
 from .stats import format_value_error, gamma_method
 
-# Reference values at L = 8, m² = −4, λ = 4.572, h = 0 from an independent cluster algorithm.
-REFERENCE_L8 = {
-    "|M|": (0.3303, 0.0020),
-    "V<M^2>": (8.24, 0.08),
-    "U4": (0.5215, 0.0027),
-    "<phi^2>": (0.2720, 0.0007),
-    "xi2": (4.90, 0.04),
-}
 
 
 def propagator_table(phi_chains: torch.Tensor, lattice: Lattice):

@@ -9,6 +9,7 @@ import torch
 from lattice_msi import ConfigError
 from lattice_msi.lattice import Couplings, Lattice, Phi4Action, free
 from lattice_msi.mcmc import HMC, HMCConfig, StepSizeTuner
+from lattice_msi.mcmc.reference import REFERENCE_L8
 from lattice_msi.observables import momentum_two_point, summarize
 from lattice_msi.stats import gamma_method
 
@@ -171,13 +172,6 @@ def test_free_field_exact(h):
     assert np.mean(pulls**2) > 0.3
 
 
-REFERENCE_L8 = {  # independent cluster algorithm, 64 chains; MATH.md §1 definitions
-    "|M|": (0.3303, 0.0020),
-    "V<M^2>": (8.24, 0.08),
-    "U4": (0.5215, 0.0027),
-    "<phi^2>": (0.2720, 0.0007),
-    "xi2": (4.90, 0.04),
-}
 
 
 def test_interacting_point_against_reference():

@@ -8,6 +8,7 @@ from .ensemble_file import (
     read_attrs,
     read_ensemble,
 )
+from .dataset import expand_paths, open_ensembles
 from .state import load_state, save_state
 
 __all__ = [
@@ -16,6 +17,8 @@ __all__ = [
     "read_attrs",
     "read_ensemble",
     "save_state",
+    "open_ensembles",
+    "expand_paths",
     "load_state",
     "STATUS_COMPLETE",
     "STATUS_RUNNING",

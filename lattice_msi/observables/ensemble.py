@@ -1,68 +1,60 @@
-"""Ensemble estimates with Γ-method errors: ⟨|M|⟩, χ, U₄, ⟨φ²⟩, ξ₂ (MATH.md §1)."""
+"""Measurement of ensembles held in memory or in (many, larger-than-memory) ensemble files."""
 
 from __future__ import annotations
-
-import math
-from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
 from ..lattice.geometry import Lattice
-from ..stats import Estimate, gamma_method
-from .fields import per_config
+from .features import config_features
+from .measure import Measurement, measure
+
+CHUNK = 4096  # configurations per feature chunk when streaming from files
 
 
-def binder_from_means(m2: torch.Tensor, m4: torch.Tensor) -> torch.Tensor:
-    """U₄ = 1 − ⟨M⁴⟩ / (3 ⟨M²⟩²)."""
-    return 1.0 - m4 / (3.0 * m2 * m2)
-
-
-def xi2_from_means(g0: torch.Tensor, gkmin: torch.Tensor, L: int) -> torch.Tensor:
-    """ξ₂ = √(G̃(0)/G̃(k_min) − 1) / (2 sin(π/L))."""
-    return torch.sqrt(g0 / gkmin - 1.0) / (2.0 * math.sin(math.pi / L))
-
-
-@dataclass
-class EnsembleSummary:
-    """Named estimates of one ensemble."""
-
-    estimates: dict[str, Estimate] = field(default_factory=dict)
-
-    def __getitem__(self, key: str) -> Estimate:
-        return self.estimates[key]
-
-    def table(self) -> str:
-        rows = [f"{'observable':<12} {'value':>16} {'tau_int':>9}"]
-        for k, e in self.estimates.items():
-            rows.append(f"{k:<12} {str(e):>16} {e.tau_int:>9.2f}")
-        return "\n".join(rows)
-
-    def to_dict(self) -> dict:
-        return {k: {"value": e.value, "error": e.error, "tau_int": e.tau_int} for k, e in self.estimates.items()}
-
-
-def summarize(phi: torch.Tensor, lattice: Lattice, S: float = 1.5) -> EnsembleSummary:
-    """Estimates from configurations of shape (chains, samples, L, ..., L), in MC-time order.
+def summarize(phi: torch.Tensor, lattice: Lattice, h: float = 0.0, S: float = 1.5) -> Measurement:
+    """Measurement of configurations (chains, samples, L, ..., L) in MC-time order.
 
     For i.i.d. samples pass (1, n, L, ...) or (n, 1, L, ...) — the errors are the same.
     """
     if phi.dim() != lattice.d + 2:
         raise ValueError(f"phi has shape {tuple(phi.shape)}, expected (chains, samples, L, ...)")
     R, N = phi.shape[:2]
-    V = lattice.volume
-    obs = per_config(phi.reshape((R * N,) + lattice.shape).double(), lattice)
-    arr = {k: v.reshape(R, N).cpu().numpy() for k, v in obs.items()}
+    feats = config_features(phi.reshape((R * N,) + lattice.shape), lattice)
+    chain = np.repeat(np.arange(R), N)
+    t = np.tile(np.arange(N), R)
+    return measure(feats, lattice.L, lattice.d, chain, t, h=h, S=S)
 
-    def stack(*names):
-        return np.stack([arr[n] for n in names], axis=-1)
 
-    est = {
-        "|M|": gamma_method(arr["absM"], S=S),
-        "V<M^2>": gamma_method(stack("M2"), lambda a: V * a[0], S=S),
-        "chi": gamma_method(stack("M2", "absM"), lambda a: V * (a[0] - a[1] ** 2), S=S),
-        "U4": gamma_method(stack("M2", "M4"), lambda a: binder_from_means(a[0], a[1]), S=S),
-        "<phi^2>": gamma_method(arr["phi2"], S=S),
-        "xi2": gamma_method(stack("G0", "Gkmin"), lambda a: xi2_from_means(a[0], a[1], lattice.L), S=S),
-    }
-    return EnsembleSummary(est)
+def dataset_features(ds, lattice: Lattice, chunk: int = CHUNK) -> dict[str, np.ndarray]:
+    """Features of every configuration of an (xarray, possibly dask-backed) ensemble, chunk by chunk."""
+    n = ds.sizes["config"]
+    parts = []
+    for i in range(0, n, chunk):
+        block = np.asarray(ds["phi"][i : i + chunk].values)
+        parts.append(config_features(torch.from_numpy(block), lattice))
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+
+def measure_files(patterns, to_m2: float | None = None, to_h: float | None = None, allow_incomplete: bool = False, chunk: int = CHUNK):
+    """Measure one ensemble from files or globs (out of core), optionally reweighted to (to_m2, to_h).
+
+    Returns (Measurement, attrs of the first file).
+    """
+    from ..io import open_ensembles
+    from .reweight import coupling_log_weights
+
+    ds, attrs = open_ensembles(patterns, allow_incomplete=allow_incomplete, chunk=chunk)
+    lattice = Lattice(int(attrs["L"]), int(attrs["d"]))
+    feats = dataset_features(ds, lattice, chunk)
+    chain = np.asarray(ds["chain"].values) if "chain" in ds else None
+    mc_time = np.asarray(ds["mc_time"].values) if "mc_time" in ds else None
+    h = float(attrs.get("h", 0.0))
+    log_w = None
+    if to_m2 is not None or to_h is not None:
+        dm2 = 0.0 if to_m2 is None else to_m2 - float(attrs["m2"])
+        dh = 0.0 if to_h is None else to_h - h
+        log_w = coupling_log_weights(feats, lattice.volume, dm2, dh)
+        h = h + dh
+    ds.close()
+    return measure(feats, lattice.L, lattice.d, chain, mc_time, h=h, log_weights=log_w), attrs
