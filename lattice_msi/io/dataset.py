@@ -46,7 +46,7 @@ def open_ensembles(patterns, allow_incomplete: bool = False, chunk: int = 4096) 
                 raise FileMismatchError(f"{p!r} has {k} = {a.get(k)!r} but {paths[0]!r} has {attrs0.get(k)!r}")
     opened = []
     for p in paths:
-        ds = xr.open_dataset(p, engine="h5netcdf", chunks={"config": chunk})
+        ds = xr.open_dataset(p, engine="h5netcdf", chunks={})  # dask, on the stored chunks
         keep = [v for v in ds.data_vars if "config" in ds[v].dims]
         opened.append(ds[keep])
     ds = opened[0] if len(opened) == 1 else xr.concat(opened, dim="config")

@@ -65,3 +65,36 @@ def plot_propagator(khat2: np.ndarray, value: np.ndarray, error: np.ndarray, exa
     ax.set_yscale("log")
     ax.legend(frameon=False)
     return _save(fig, path)
+
+
+def plot_correlator(C: list, meff: list | None, path: str, exact: np.ndarray | None = None) -> str:
+    """C(t) with error bars (log scale) and, when given, the effective mass beside it."""
+    fig = _figure(figsize=(9 if meff else 5, 3.5))
+    axes = fig.subplots(1, 2 if meff else 1, squeeze=False)[0]
+    t = np.arange(len(C))
+    axes[0].errorbar(t, [e.value for e in C], yerr=[e.error for e in C], fmt="o", ms=3, label="measured")
+    if exact is not None:
+        axes[0].plot(t, exact, "-", lw=1, label="exact")
+    axes[0].set_yscale("log")
+    axes[0].set_xlabel("t")
+    axes[0].set_ylabel("C(t)")
+    axes[0].legend(frameon=False)
+    if meff:
+        tm = np.arange(1, len(meff) + 1)
+        axes[1].errorbar(tm, [e.value for e in meff], yerr=[e.error for e in meff], fmt="o", ms=3)
+        axes[1].set_xlabel("t")
+        axes[1].set_ylabel(r"$m_{\rm eff}(t)$")
+    return _save(fig, path)
+
+
+def plot_tau_summary(estimates: dict, path: str) -> str:
+    """τ_int of each observable with its error."""
+    fig = _figure(figsize=(5, 3.5))
+    ax = fig.subplots()
+    names = list(estimates)
+    ax.errorbar(np.arange(len(names)), [estimates[n].tau_int for n in names], yerr=[estimates[n].tau_int_error for n in names], fmt="o")
+    ax.axhline(0.5, color="gray", lw=0.8, ls="--")
+    ax.set_xticks(np.arange(len(names)))
+    ax.set_xticklabels(names, rotation=45, ha="right")
+    ax.set_ylabel(r"$\tau_{\rm int}$ (saved configurations)")
+    return _save(fig, path)
