@@ -2,7 +2,8 @@
 
 - pull = (other − ref)/√(σ_ref² + σ_other²) per observable (Γ-method errors of each side);
 - χ² = Σ_orbits pull² of G̃(k) over the momentum orbits, with its p-value (dof = orbits);
-- W1 and KS between the magnetization distributions, from chains thinned by ⌈2τ_int⌉ so that
+- W1 and KS between the magnetization distributions, from chains thinned by ⌈2τ_int⌉ (the
+  largest of M, |M|, M²) so that
   the samples are nearly independent; the level W1 reaches from sampling noise alone is the 95 %
   quantile of W1 between random splits of the pooled thinned samples (a permutation test, which
   also gives the p-value); the KS p-value is the two-sample one on the thinned samples.
@@ -32,7 +33,8 @@ def _thinned_M(m: Measurement) -> np.ndarray:
         rng = np.random.default_rng(12345)
         n = max(2, int(m.ess))
         return rng.choice(M, size=n, p=w / w.sum())
-    tau = max(m.estimates["<|M|>"].tau_int, m.estimates["<M^2>"].tau_int, 0.5)
+    # the slowest of M (tunnelling between the two signs), |M| and M² sets the thinning
+    tau = max(m.estimates["<M>"].tau_int, m.estimates["<|M|>"].tau_int, m.estimates["<M^2>"].tau_int, 0.5)
     step = max(1, int(math.ceil(2 * tau)))
     return np.concatenate([s[::step] for s in m.M_series])
 

@@ -137,9 +137,10 @@ def measure(
     meff = []
     for t in range(1, L // 2):
         cols3 = feats["Ct"][:, [t - 1, t, t + 1]]
-        e = est(cols3, lambda a: torch.acosh((a[0] + a[2]) / (2 * a[1])))
-        if not (math.isfinite(e.value) and math.isfinite(e.error)):
-            break  # the signal has reached the noise: no effective mass beyond this t
+        try:
+            e = est(cols3, lambda a: torch.acosh((a[0] + a[2]) / (2 * a[1])))
+        except ConfigError:
+            break  # (C(t−1) + C(t+1))/2C(t) ≤ 1: the signal has reached the noise, no m_eff beyond
         meff.append(e)
     M_series = _split(np.asarray(feats["M"]), chain, order)
     lw_series = None if log_weights is None else _split(np.asarray(log_weights, dtype=np.float64), chain, order)

@@ -119,6 +119,8 @@ def gamma_method(
     (grad,) = torch.autograd.grad(f, a, allow_unused=True)
     grad = np.zeros(nobs) if grad is None else grad.numpy()
     value = float(f.detach())
+    if not (math.isfinite(value) and np.all(np.isfinite(grad))):
+        raise ConfigError(f"the derived quantity is not finite or not differentiable at the mean (value {value})")
     proj = [(r - abar) @ grad for r in reps]
 
     nmin = min(len(p) for p in proj)
