@@ -41,18 +41,22 @@ def run(task, method, eps, seed, steps, n=N, drift=None):
     return task.run(drift or oracle(), n, gen(seed), steps=steps, method=method, eps=eps).x
 
 
-@pytest.mark.parametrize("method, eps", METHODS)
-@pytest.mark.parametrize(
-    "name, make, steps",
-    [
-        ("generate", lambda: tasks.generate(LAT), 200),
-        ("coarse-to-fine", lambda: tasks.coarse_to_fine(LAT), 24),
-        ("autoregressive", lambda: tasks.any_order(LAT, "raster"), 16),
-        ("random order", lambda: tasks.any_order(LAT, "random", gen(0), overlap=4.0), 8),
-        ("block order", lambda: tasks.any_order(LAT, "block", block=4), 40),
-    ],
-)
-def test_generation_paths_reproduce_propagator(name, make, steps, method, eps):
+ODE, SDE = METHODS
+PATHS = {
+    "generate": (lambda: tasks.generate(LAT), 200),
+    "coarse-to-fine": (lambda: tasks.coarse_to_fine(LAT), 24),
+    "autoregressive": (lambda: tasks.any_order(LAT, "raster"), 16),
+    "random order": (lambda: tasks.any_order(LAT, "random", gen(0), overlap=4.0), 8),
+    "block order": (lambda: tasks.any_order(LAT, "block", block=4), 40),
+}
+CASES = [(n, m) for n in ("generate", "coarse-to-fine", "autoregressive") for m in (ODE, SDE)]
+CASES += [("random order", ODE), ("block order", ODE)]  # the SDE on these adds little but time
+
+
+@pytest.mark.parametrize("name, method_eps", CASES)
+def test_generation_paths_reproduce_propagator(name, method_eps):
+    method, eps = method_eps
+    make, steps = PATHS[name]
     x = run(make(), method, eps, seed=hash(name) % 1000, steps=steps)
     p = pulls_G(x, free.propagator(LAT, FREE))
     assert np.abs(p).max() < K, (name, np.abs(p).max())
@@ -61,7 +65,7 @@ def test_generation_paths_reproduce_propagator(name, make, steps, method, eps):
 
 def test_euler_maruyama_generation():
     """EM is weak order 1: enough steps put its bias well below σ."""
-    x = run(tasks.generate(LAT), "em", 1.0, seed=21, steps=800)
+    x = run(tasks.generate(LAT), "em", 1.0, seed=21, steps=400, n=1000)
     p = pulls_G(x, free.propagator(LAT, FREE))
     assert np.abs(p).max() < K and np.mean(p**2) < 1.8
 
