@@ -166,6 +166,33 @@ def cmd_compare(args) -> int:
     return 0 if c.agree else 1
 
 
+def cmd_train(args) -> int:
+    import torch
+
+    from .io import open_ensembles
+    from .interpolants.multiscale import restrict
+    from .lattice import Lattice
+    from .models import NetConfig
+    from .training import TrainConfig, train
+
+    ds, attrs = open_ensembles(args.files)
+    L, d = int(attrs["L"]), int(attrs["d"])
+    phi = torch.from_numpy(ds["phi"].values).float()
+    ds.close()
+    if args.restrict:  # the coarse level of a multiscale pair: the fine data restricted to L/2
+        phi = restrict(phi.double(), Lattice(L, d)).float()
+        L //= 2
+    net_cfg = NetConfig(L=L, d=d, family=args.family, width=args.width, depth=args.depth, spectral=args.spectral, z2=args.z2, size_agnostic=args.size_agnostic)
+    cfg = TrainConfig(steps=args.steps, batch=args.batch, lr=args.lr, seed=args.seed, ema=args.ema, val_every=args.val_every, checkpoint_every=args.checkpoint_every, compile=args.compile)
+    meta = {k: attrs[k] for k in ("m2", "lam", "h") if k in attrs}
+    meta.update(L_data=int(attrs["L"]), restricted=bool(args.restrict), files=",".join(attrs["files"]))
+    res = train(net_cfg, cfg, phi, args.out, meta=meta, device=_resolve_device(args.device), progress=not args.no_progress)
+    if int(os.environ.get("RANK", "0")) == 0:
+        val = ", ".join(f"{k} {v:.4f}" for k, v in res.val.items())
+        print(f"{args.out}: step {res.step}, train loss {res.history[-1][1]:.4f}, validation {val}, rank divergence {res.rank_divergence:.1e}")
+    return 0
+
+
 def cmd_demo(args) -> int:
     from .demo import run_demo
 
@@ -208,6 +235,28 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--ref-reweight-h", type=float, default=None, help="reweight the reference to this h")
     c.add_argument("--out", default=None, help="write OUT.nc (xarray Dataset) and OUT.json")
     c.set_defaults(func=cmd_compare)
+
+    t = sub.add_parser("train", help="train a drift network on ensemble files (resumes from --out)")
+    t.add_argument("files", nargs="+", help="ensemble files or quoted globs")
+    t.add_argument("--out", required=True, help="checkpoint file; an existing one is resumed")
+    t.add_argument("--family", choices=["scalar", "site", "fourier"], default="site")
+    t.add_argument("--width", type=_positive_int, default=32)
+    t.add_argument("--depth", type=_positive_int, default=4)
+    t.add_argument("--spectral", action="store_true", help="add a per-mode spectral layer to every block")
+    t.add_argument("--z2", action="store_true", help="make the network odd under phi -> -phi")
+    t.add_argument("--size-agnostic", action="store_true", help="declare the model usable at other L")
+    t.add_argument("--restrict", action="store_true", help="train on the data restricted to L/2 (coarse level)")
+    t.add_argument("--steps", type=_positive_int, default=2000)
+    t.add_argument("--batch", type=_positive_int, default=64)
+    t.add_argument("--lr", type=float, default=2e-3)
+    t.add_argument("--ema", type=float, default=0.995)
+    t.add_argument("--seed", type=_nonneg_int, default=0)
+    t.add_argument("--val-every", type=_positive_int, default=100)
+    t.add_argument("--checkpoint-every", type=_positive_int, default=100)
+    t.add_argument("--compile", action="store_true", help="torch.compile the network")
+    t.add_argument("--device", default="auto")
+    t.add_argument("--no-progress", action="store_true")
+    t.set_defaults(func=cmd_train)
 
     d = sub.add_parser("demo", help="the main job on a small default lattice, report under data/demo/")
     d.add_argument("--out-dir", default=os.path.join("data", "demo"))
