@@ -193,3 +193,16 @@ def test_hopping_change_as_per_mode_tilt_on_coarse_to_fine():
     x = sample(drift, task.path, task.init(N, gen(20), torch.float64), task.path.grid(24), "heun").x
     exact = 1.0 / (1.0 / free.propagator(LAT, FREE) - q)
     assert np.abs(pulls_G(x, exact)).max() < K
+
+
+def test_multiscale_chain_coarse_then_superres():
+    """Coarse model (exact low-mode marginal at L/2) then fine super-resolution: the full fine law."""
+    from lattice_msi.interpolants.multiscale import _coarse_index, coarse_nyquist_mask
+
+    coarse = Lattice(4, 2)
+    Gf = free.propagator(LAT, FREE)
+    spec = (Gf * low_mode_mask(LAT))[tuple(_coarse_index(coarse))] / 4.0
+    spec = torch.where(coarse_nyquist_mask(coarse), torch.ones_like(spec), spec)  # never used: known zeros
+    coarse_oracle = FreeFieldOracle(coarse, spec, 0.0)
+    res = tasks.multiscale_generate(coarse_oracle, oracle(), LAT, N, gen(22), steps=24)
+    assert np.abs(pulls_G(res.x, Gf)).max() < K

@@ -45,6 +45,7 @@ class NetConfig:
     spectral: bool = False
     z2: bool = False
     size_agnostic: bool = False  # fully convolutional: may be applied at other L if asked to
+    condition: str = "channels"  # "channels": α map and A x as inputs + FiLM; "film": FiLM only
 
     def __post_init__(self):
         Lattice(self.L, self.d)
@@ -55,6 +56,8 @@ class NetConfig:
         for k in ("width", "depth", "embed"):
             if getattr(self, k) < 1:
                 raise ConfigError(f"{k} = {getattr(self, k)} must be positive")
+        if self.condition not in ("channels", "film"):
+            raise ConfigError(f"condition = {self.condition!r} is not one of channels, film")
         if self.kernel % 2 != 1:
             raise ConfigError(f"kernel = {self.kernel} must be odd")
 
@@ -158,6 +161,8 @@ class DriftNet(nn.Module):
         return self._net(x, Ax, a_site, a_modes, lat)
 
     def _net(self, x, Ax, a_site, a_modes, lat):
+        if self.cfg.condition == "film":  # ablation: the operator only through the embedding
+            Ax, a_site = torch.zeros_like(Ax), torch.zeros_like(a_site)
         h = self.inp(torch.stack([x, Ax, a_site], 1))
         t = a_modes.reshape(a_modes.shape[0], -1).mean(1)
         emb = self.emb(_time_embedding(t.to(h.dtype), self.cfg.embed))

@@ -14,6 +14,8 @@ from .tasks import (
     mass_shift,
     posterior,
     superres,
+    coarse_generation,
+    multiscale_generate,
 )
 
-__all__ = ["Task", "generate", "any_order", "coarse_to_fine", "inpaint", "superres", "deblur", "posterior", "mass_shift"]
+__all__ = ["Task", "generate", "any_order", "coarse_to_fine", "inpaint", "superres", "deblur", "posterior", "mass_shift", "coarse_generation", "multiscale_generate"]

@@ -158,3 +158,25 @@ def mass_shift(lattice: Lattice, c: float, h=0.0, b_min: float = 0.05, start: st
     t.name, t.tilt = "mass-shift", {"q": -2.0 * c, "h": h, "b_min": b_min, "start": start}
     t.params = {"c": c, "h": float(torch.as_tensor(h).mean())}
     return t
+
+
+def coarse_generation(coarse: Lattice) -> Task:
+    """Generation on the coarse lattice of a multiscale pair: Fourier path (coarse to fine) with
+    the coarse Nyquist modes, which restricted fields never populate, held at zero."""
+    from ..interpolants.multiscale import coarse_nyquist_mask
+
+    known = coarse_nyquist_mask(coarse)
+    path = P.coarse_to_fine_path(coarse, known=known)
+
+    def init(n, g, dtype):
+        z = torch.randn((n,) + coarse.shape, generator=g, dtype=dtype)
+        return ifft(fft(z, coarse) * (~known), coarse)
+
+    return Task("coarse-generation", path, init, {"L": coarse.L})
+
+
+def multiscale_generate(coarse_drift, fine_drift, fine: Lattice, n: int, generator: torch.Generator, steps: int = 16, method: str = "heun", dtype=torch.float64):
+    """Coarse generation at L/2 with the coarse model, then super-resolution at L with the fine one."""
+    coarse = Lattice(fine.L // 2, fine.d)
+    xc = coarse_generation(coarse).run(coarse_drift, n, generator, steps=steps, method=method, dtype=dtype).x
+    return superres(fine, xc).run(fine_drift, n, generator, steps=steps, method=method, dtype=dtype)

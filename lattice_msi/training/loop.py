@@ -241,7 +241,7 @@ def rank_divergence(net, dist) -> float:
 def check_compatible(ck: dict, net_cfg: NetConfig, meta: dict, path: str, allow_other_size: bool = False) -> None:
     """A checkpoint for another lattice or family is an error (unless size-agnostic and allowed)."""
     old = ck.get("net_config", {})
-    for k in ("family", "d", "width", "depth", "kernel", "embed", "spectral", "z2"):
+    for k in ("family", "d", "width", "depth", "kernel", "embed", "spectral", "z2", "condition"):
         if old.get(k) != getattr(net_cfg, k):
             raise FileMismatchError(f"{path!r} holds a network with {k} = {old.get(k)!r}, not {getattr(net_cfg, k)!r}")
     if old.get("L") != net_cfg.L and not (allow_other_size and old.get("size_agnostic")):
