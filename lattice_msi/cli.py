@@ -193,6 +193,94 @@ def cmd_train(args) -> int:
     return 0
 
 
+TASKS = ("generate", "coarse-to-fine", "inpaint", "superres", "posterior", "mass-shift")
+
+
+def inpaint_mask(spec: str, lattice):
+    """half | checkerboard | block:K (a K^d block of observed sites at the origin)."""
+    import torch
+
+    idx = torch.meshgrid(*[torch.arange(lattice.L)] * lattice.d, indexing="ij")
+    if spec == "half":
+        return idx[0] < lattice.L // 2
+    if spec == "checkerboard":
+        return (sum(idx) % 2) == 0
+    if spec.startswith("block:"):
+        try:
+            k = int(spec.split(":")[1])
+        except ValueError:
+            k = -1
+        if not 1 <= k <= lattice.L:
+            raise LatticeMSIError(f"--mask {spec!r}: K must be an integer in 1..{lattice.L}")
+        m = torch.ones(lattice.shape, dtype=torch.bool)
+        for i in idx:
+            m = m & (i < k)
+        return m
+    raise LatticeMSIError(f"--mask {spec!r} is not one of half, checkerboard, block:K")
+
+
+def cmd_sample(args) -> int:
+    import torch
+
+    from . import tasks
+    from .io import read_ensemble
+    from .lattice import Couplings, Lattice, Phi4Action
+    from .models import load_model
+    from .tasks.to_file import sample_to_file
+
+    net, meta = load_model(args.model)
+    lattice = Lattice(net.cfg.L, net.cfg.d)
+    theory = {k: float(meta[k]) for k in ("m2", "lam", "h") if k in meta}
+    params = {}
+    if args.task == "generate":
+        task = tasks.generate(lattice)
+    elif args.task == "coarse-to-fine":
+        task = tasks.coarse_to_fine(lattice)
+    elif args.task == "posterior":
+        if args.h is None:
+            raise LatticeMSIError("--task posterior needs --h")
+        task = tasks.posterior(lattice, args.h, b_min=args.b_min)
+        theory["h"] = theory.get("h", 0.0) + args.h
+    elif args.task == "mass-shift":
+        if args.c is None:
+            raise LatticeMSIError("--task mass-shift needs --c")
+        if args.c < 0:
+            raise LatticeMSIError(f"--c {args.c} < 0 (a lighter mass) is refused: the tilt q = {-2 * args.c:g} > 0 is not valid near pure noise")
+        task = tasks.mass_shift(lattice, args.c, b_min=args.b_min)
+        theory["m2"] = theory.get("m2", 0.0) + args.c
+    elif args.task == "inpaint":
+        if args.observed_from is None:
+            raise LatticeMSIError("--task inpaint needs --observed-from FILE (a configuration is taken from it)")
+        ens = read_ensemble(args.observed_from)
+        if not 0 <= args.observed_index < ens.phi.shape[0]:
+            raise LatticeMSIError(f"--observed-index {args.observed_index} is outside 0..{ens.phi.shape[0] - 1}")
+        obs = ens.phi[args.observed_index].double()
+        mask = inpaint_mask(args.mask, lattice)
+        task = tasks.inpaint(lattice, mask, obs)
+        params = {"mask": args.mask, "observed_from": args.observed_from, "observed_index": args.observed_index}
+    else:  # superres
+        if args.coarse_from is None:
+            raise LatticeMSIError("--task superres needs --coarse-from FILE (configurations on L/2)")
+        ens = read_ensemble(args.coarse_from)
+        if int(ens.attrs["L"]) * 2 != lattice.L:
+            raise LatticeMSIError(f"--coarse-from has L = {ens.attrs['L']}, the model needs L/2 = {lattice.L // 2}")
+        cf = ens.phi[: args.n].double()
+        if cf.shape[0] < args.n:
+            raise LatticeMSIError(f"--coarse-from holds {cf.shape[0]} configurations, fewer than --n {args.n}")
+        task = tasks.superres(lattice, cf)
+        args.batch = args.n  # one coarse field per sample: a single batch
+        params = {"coarse_from": args.coarse_from}
+    run_config = {"model": os.path.abspath(args.model), "task": args.task, "n": args.n, "steps": args.steps, "method": args.method,
+                  "h": args.h, "c": args.c, "seed": args.seed, "b_min": args.b_min, **params}
+    c = Couplings(theory["m2"], theory["lam"], theory.get("h", 0.0)) if {"m2", "lam"} <= set(theory) else None
+    action = Phi4Action(lattice, c) if c is not None else None
+    theory.update(L=lattice.L, d=lattice.d)
+    n = sample_to_file(task, net, args.n, args.out, lattice, theory, run_config, args.seed, batch=args.batch, steps=args.steps,
+                       method=args.method, progress=not args.no_progress, dtype=torch.float32, action=action)
+    print(f"{args.out}: {n} configurations of task {args.task}")
+    return 0
+
+
 def cmd_demo(args) -> int:
     from .demo import run_demo
 
@@ -257,6 +345,25 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--device", default="auto")
     t.add_argument("--no-progress", action="store_true")
     t.set_defaults(func=cmd_train)
+
+    sp = sub.add_parser("sample", help="sample a task with a trained model into an ensemble file (resumable)")
+    sp.add_argument("--model", required=True, help="checkpoint written by `train`")
+    sp.add_argument("--task", choices=TASKS, required=True)
+    sp.add_argument("--n", type=_positive_int, default=1000, help="configurations (default %(default)s)")
+    sp.add_argument("--batch", type=_positive_int, default=256)
+    sp.add_argument("--steps", type=_positive_int, default=64, help="integrator steps per path interval")
+    sp.add_argument("--method", choices=["euler", "heun", "em", "sde-heun"], default="heun")
+    sp.add_argument("--h", type=float, default=None, help="posterior: external field added to the trained theory's")
+    sp.add_argument("--c", type=float, default=None, help="mass-shift: m2 -> m2 + c (c > 0; c < 0 is refused)")
+    sp.add_argument("--b-min", type=float, default=0.05, help="tilts: smallest beta where the tilted drift is used")
+    sp.add_argument("--observed-from", default=None, help="inpaint: ensemble file holding the observed configuration")
+    sp.add_argument("--observed-index", type=_nonneg_int, default=0)
+    sp.add_argument("--mask", default="half", help="inpaint: half | checkerboard | block:K")
+    sp.add_argument("--coarse-from", default=None, help="superres: ensemble file of L/2 configurations")
+    sp.add_argument("--seed", type=_nonneg_int, default=0)
+    sp.add_argument("--out", required=True)
+    sp.add_argument("--no-progress", action="store_true")
+    sp.set_defaults(func=cmd_sample)
 
     d = sub.add_parser("demo", help="the main job on a small default lattice, report under data/demo/")
     d.add_argument("--out-dir", default=os.path.join("data", "demo"))

@@ -183,3 +183,32 @@ def test_interacting_point_against_reference():
         est = s[k]
         assert abs(est.pull(v, e)) < K_SIGMA, (k, str(est), v, e)
         assert est.error < 3 * e  # the check has teeth: our error is comparable to the reference's
+
+
+def test_frozen_sites_sample_the_schur_conditional():
+    """HMC with frozen sites: the free sites follow the exact Gaussian conditional (free field)."""
+    from lattice_msi.interpolants import FreeFieldOracle
+
+    lat = Lattice(4, 2)
+    c = Couplings(0.5, 0.0)
+    o = FreeFieldOracle.from_couplings(lat, c)
+    C = o.covariance_dense()
+    mask = torch.zeros(lat.shape, dtype=torch.bool)
+    mask[:2] = True
+    obs = o.sample(1, gen(30))[0]
+    hmc = HMC(Phi4Action(lat, c), HMCConfig(0.15, 8), frozen=mask)
+    g = gen(31)
+    phi = torch.where(mask, obs, torch.zeros_like(obs)).expand(32, 4, 4).clone()
+    out = []
+    for i in range(700):
+        phi = hmc.trajectory(phi, g).phi
+        if i >= 100:
+            out.append(phi.clone())
+    x = torch.stack(out, 1)  # (chains, samples, 4, 4)
+    assert torch.equal(x[:, :, mask], obs[mask].expand(32, 600, -1))
+    k, u = mask.reshape(-1), ~mask.reshape(-1)
+    cm = C[u][:, k] @ torch.linalg.solve(C[k][:, k], obs.reshape(-1)[k])
+    xu = x.reshape(32, 600, -1)[:, :, u].numpy()
+    for j in range(xu.shape[-1]):
+        e = gamma_method(xu[:, :, j])
+        assert abs(e.value - float(cm[j])) < K_SIGMA * e.error

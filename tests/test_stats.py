@@ -80,3 +80,21 @@ def test_format():
     assert format_value_error(0.33031, 0.00203) == "0.3303(20)"
     assert format_value_error(8.2412, 0.0812) == "8.241(81)"
     assert format_value_error(1234.5, 56.0) == "1234(56)"
+
+
+def test_anticorrelated_chains_never_get_zero_error():
+    """x_{i+1} = −x_i + small noise: the window sum vanishes; the error must still be honest."""
+    rng = np.random.default_rng(3)
+    R, N = 32, 600
+    x = np.empty((R, N))
+    x[:, 0] = rng.standard_normal(R)
+    for i in range(1, N):
+        x[:, i] = -0.999 * x[:, i - 1] + 0.045 * rng.standard_normal(R)
+    est = gamma_method(x + 2.0)
+    # the exact error of the mean of 32 chains of this AR(1) with ρ = −0.999
+    rho, s2 = -0.999, 0.045**2 / (1 - 0.999**2)
+    var_mean_chain = s2 / N * (1 + rho) / (1 - rho)  # asymptotic, plus the start-value term below
+    start = s2 * (1 / N) ** 2 * ((1 - rho**N) / (1 - rho)) ** 2
+    exact = math.sqrt((var_mean_chain + start) / R)
+    assert est.error > 0
+    assert 0.5 < est.error / exact < 2.0

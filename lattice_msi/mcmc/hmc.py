@@ -60,10 +60,13 @@ class TrajectoryResult:
 class HMC:
     """Batched HMC on an action with .action(phi) -> (B,) and .force(phi, out, work)."""
 
-    def __init__(self, action: Phi4Action, config: HMCConfig):
+    def __init__(self, action: Phi4Action, config: HMCConfig, frozen: torch.Tensor | None = None):
+        """frozen: optional bool mask (L, ..., L) of sites held fixed (zero momentum, no kick):
+        the chain then samples the conditional law of the other sites (the reference for inpainting)."""
         self.action = action
         self.config = config
         self._buf = {}
+        self.frozen = None if frozen is None else torch.as_tensor(frozen, dtype=torch.bool)
 
     def _buffers(self, phi: torch.Tensor):
         key = (tuple(phi.shape), phi.dtype, phi.device)
@@ -74,6 +77,8 @@ class HMC:
     def _kick(self, phi, p, eps):
         f, work = self._buffers(phi)
         self.action.force(phi, out=f, work=work)
+        if self.frozen is not None:
+            f.masked_fill_(self.frozen.to(f.device), 0.0)
         p.add_(f, alpha=eps)
 
     def integrate(self, phi: torch.Tensor, p: torch.Tensor, step_size: float, n_steps: int) -> None:
@@ -105,6 +110,8 @@ class HMC:
         """One HMC trajectory for all chains; phi is not modified."""
         eps = self.config.step_size if step_size is None else step_size
         p = torch.randn(phi.shape, generator=generator, dtype=phi.dtype, device=phi.device)
+        if self.frozen is not None:
+            p.masked_fill_(self.frozen.to(p.device), 0.0)
         h0 = self.hamiltonian(phi, p)
         new = phi.clone()
         self.integrate(new, p, eps, self.config.n_steps)

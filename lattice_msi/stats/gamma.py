@@ -147,11 +147,25 @@ def gamma_method(
         W = int(Ws[neg[0]]) if len(neg) else int(Ws[-1])
     cf = g0 + 2.0 * gam[1 : W + 1].sum()
     cf *= 1.0 + (2 * W + 1) / N  # Wolff's bias correction of the window sum
-    cf = max(cf, 0.0)
+    if cf <= 0.0:
+        # strongly anti-correlated chains (e.g. an HMC trajectory near half a period of a mode):
+        # the window sum is not a usable variance. With several independent chains, the spread
+        # of their means still is; with one chain fall back to the i.i.d. error (conservative).
+        cf = _between_chain_cf(proj) if len(proj) > 1 else g0
     tau_int = cf / (2.0 * g0)
     error = math.sqrt(cf / N)
     tau_err = tau_int * math.sqrt((4 * W + 2) / N)
     return Estimate(value, error, tau_int, tau_err, W, N, len(reps))
+
+
+def _between_chain_cf(proj: list[np.ndarray]) -> float:
+    """N·Var(global mean) estimated from the scatter of independent chain means (projected data)."""
+    n = np.array([len(p) for p in proj], dtype=np.float64)
+    means = np.array([p.mean() for p in proj])
+    N = n.sum()
+    mbar = (n * means).sum() / N
+    var_mean = (n**2 * (means - mbar) ** 2).sum() / (N**2) * len(proj) / (len(proj) - 1)
+    return max(var_mean * N, 1e-300)
 
 
 def mean_error(data, S: float = 1.5) -> Estimate:
