@@ -284,7 +284,8 @@ def cmd_sample(args) -> int:
 def cmd_demo(args) -> int:
     from .demo import run_demo
 
-    run_demo(args.out_dir, L=args.L, chains=args.chains, samples=args.samples, progress=not args.no_progress)
+    run_demo(args.out_dir, L=args.L, chains=args.chains, samples=args.samples, progress=not args.no_progress,
+             m2=args.m2, lam=args.lam, h=args.h, train_steps=args.train_steps, n_gen=args.n_gen)
     return 0
 
 
@@ -370,6 +371,11 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--L", type=int, default=8)
     d.add_argument("--chains", type=_positive_int, default=32)
     d.add_argument("--samples", type=_positive_int, default=500)
+    d.add_argument("--m2", type=float, default=-4.0)
+    d.add_argument("--lam", type=float, default=4.572)
+    d.add_argument("--h", type=float, default=0.02, help="field of the posterior task (default %(default)s)")
+    d.add_argument("--train-steps", type=_positive_int, default=1500)
+    d.add_argument("--n-gen", type=_positive_int, default=2000, help="generated configurations per task")
     d.add_argument("--no-progress", action="store_true")
     d.set_defaults(func=cmd_demo)
     return p

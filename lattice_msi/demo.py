@@ -72,7 +72,104 @@ def oracle_tasks_section(lat: Lattice, couplings, n: int = 2000, seed: int = 3) 
     ]
 
 
-def run_demo(out_dir: str, L: int = 8, chains: int = 32, samples: int = 500, progress: bool = True) -> str:
+def _hmc_frozen(L, m2, lam, mask, observed, chains, therm, samples, every, seed):
+    """Reference for inpainting: HMC with the observed sites held fixed, (chains, samples, L, L)."""
+    from .lattice import Phi4Action
+    from .mcmc import HMC, HMCConfig, StepSizeTuner
+
+    lat = Lattice(L, 2)
+    hmc = HMC(Phi4Action(lat, Couplings(m2, lam)), HMCConfig(0.1, 10), frozen=mask)
+    g = torch.Generator().manual_seed(seed)
+    phi = torch.where(mask, observed, 0.5 * torch.randn((chains,) + lat.shape, generator=g, dtype=torch.float64))
+    tuner, eps = StepSizeTuner(0.1, 0.8), 0.1
+    for _ in range(therm):
+        r = hmc.trajectory(phi, g, eps)
+        phi, eps = r.phi, tuner.update(r.accept_prob)
+    out = torch.empty((chains, samples) + lat.shape, dtype=torch.float64)
+    for i in range(samples * every):
+        phi = hmc.trajectory(phi, g, eps).phi
+        if (i + 1) % every == 0:
+            out[:, i // every] = phi
+    return out
+
+
+def model_section(out_dir, L, m2, lam, h, chains, samples, train_steps, n_gen, progress) -> tuple[list[str], dict]:
+    """Train a model on the HMC ensemble; generate, sample the posterior at h and inpaint; compare with HMC."""
+    from . import tasks
+    from .io import read_ensemble
+    from .lattice import Phi4Action
+    from .models import NetConfig, load_model
+    from .observables import compare, measure_files
+    from .tasks.to_file import sample_to_file
+    from .training import TrainConfig, train
+
+    lat = Lattice(L, 2)
+    base = dict(L=L, m2=m2, lam=lam, chains=chains, therm=300, samples=samples, every=2)
+    ref_path = os.path.join(out_dir, f"phi4_L{L}.h5")
+    post_path = os.path.join(out_dir, f"phi4_L{L}_h{h:g}.h5")
+    run_ensemble(EnsembleConfig(**base, seed=2), ref_path, progress=progress)
+    run_ensemble(EnsembleConfig(**base, h=h, seed=4), post_path, progress=progress)
+    ens = read_ensemble(ref_path)
+    ckpt = os.path.join(out_dir, f"model_L{L}.pt")
+    ncfg = NetConfig(L=L, family="site", width=32, depth=4)
+    train(ncfg, TrainConfig(steps=train_steps, batch=64, lr=2e-3, val_every=max(1, train_steps // 5)), ens.phi.float(), ckpt,
+          meta={"m2": m2, "lam": lam, "h": 0.0}, progress=progress)
+    net, _ = load_model(ckpt)
+    mask = torch.zeros(lat.shape, dtype=torch.bool)
+    mask[: L // 2] = True
+    observed = ens.by_chain()[0, -1].double()
+    runs = {
+        "generate": (tasks.generate(lat), {"m2": m2, "lam": lam, "h": 0.0}, n_gen),
+        "posterior": (tasks.posterior(lat, h), {"m2": m2, "lam": lam, "h": h}, n_gen),
+        "inpaint": (tasks.inpaint(lat, mask, observed), {"m2": m2, "lam": lam, "h": 0.0}, n_gen // 2),
+    }
+    files = {}
+    for name, (task, theory, n) in runs.items():
+        files[name] = os.path.join(out_dir, f"model_L{L}_{name}.h5")
+        th = dict(theory, L=L, d=2)
+        sample_to_file(task, net, n, files[name], lat, th, {"model": ckpt, "task": name, "n": n, "seed": 7}, seed=7,
+                       batch=500, steps=32, progress=progress, action=Phi4Action(lat, Couplings(theory["m2"], theory["lam"], theory["h"])))
+    m_ref, _ = measure_files(ref_path)
+    m_post, _ = measure_files(post_path)
+    m_rw, _ = measure_files(ref_path, to_h=h)
+    from .observables import summarize
+
+    inp_ref = summarize(_hmc_frozen(L, m2, lam, mask, observed, chains, 200, samples // 2, 2, 9), lat)
+    pairs = {
+        "generated vs HMC": (m_ref, measure_files(files["generate"])[0]),
+        f"posterior h = {h:g} vs HMC at h": (m_post, measure_files(files["posterior"])[0]),
+        f"HMC reweighted to h = {h:g} vs HMC at h": (m_post, m_rw),
+        "inpainting vs HMC with the same sites fixed": (inp_ref, measure_files(files["inpaint"])[0]),
+    }
+    keys = ["<|M|>", "V<M^2>", "U4", "<phi^2>", "xi2"]
+    lines = [f"## One model, several tasks: φ⁴ at L = {L}, m² = {m2}, λ = {lam} (site-family model, {train_steps} training steps)", "",
+             "Pulls (other − HMC)/σ for each observable, W1 distance of the M distributions with the level from sampling noise alone.", "",
+             "| comparison | " + " | ".join(keys) + " | W1 (noise 95 %) | verdict |", "|---" * (len(keys) + 3) + "|"]
+    summary = {}
+    for name, (r, o) in pairs.items():
+        c = compare(r, o)
+        summary[name] = c.to_dict()
+        pulls = [f"{o[k]} ({c.pulls[c.names.index(k)]:+.1f})" for k in keys]
+        lines.append(f"| {name} | " + " | ".join(pulls) + f" | {c.w1:.3f} ({c.w1_noise95:.3f}) | {'agree' if c.agree else 'disagree'} |")
+    if m_rw.ess is not None:
+        lines += ["", f"Reweighting the h = 0 ensemble to h = {h:g}: ESS/N = {m_rw.ess / m_rw.n_configs:.3f}."]
+    # Fig. 5 layout and configurations
+    from .io import open_ensembles
+
+    def mags(path):
+        ds, _ = open_ensembles(path)
+        return ds["phi"].mean(("x", "y")).values
+
+    plot_magnetization_histograms({"data": mags(ref_path), "generated": mags(files["generate"]), "posterior data": mags(post_path),
+                                   "posterior generated": mags(files["posterior"])}, os.path.join(out_dir, "fig5_magnetization.png"), title=f"L = {L}, h = {h:g}")
+    gen_cfgs = read_ensemble(files["generate"]).phi[:4].numpy()
+    plot_configs({"HMC": ens.phi[-4:].numpy(), "generated": gen_cfgs}, os.path.join(out_dir, "configs.png"))
+    lines += ["", "![Fig. 5 layout](fig5_magnetization.png)", "", "![configurations](configs.png)", ""]
+    return lines, summary
+
+
+def run_demo(out_dir: str, L: int = 8, chains: int = 32, samples: int = 500, progress: bool = True,
+             m2: float = -4.0, lam: float = 4.572, h: float = 0.02, train_steps: int = 1500, n_gen: int = 2000) -> str:
     os.makedirs(out_dir, exist_ok=True)
     lines = ["# lattice_msi demo report", ""]
 
@@ -94,42 +191,38 @@ def run_demo(out_dir: str, L: int = 8, chains: int = 32, samples: int = 500, pro
         f"## Free field, L = {L}, m² = 0.5 (HMC vs exact)",
         "",
         f"- ⟨φ²⟩ = {fsum['<phi^2>']} vs exact {p2_exact:.5f} (pull {fsum['<phi^2>'].pull(p2_exact):+.2f})",
-        f"- G̃(k) over {len(pulls)} modes: max |pull| = {np.abs(pulls).max():.2f}, "
-        f"χ²/dof = {np.mean(pulls ** 2):.2f}",
+        f"- G̃(k) over {len(pulls)} modes: max |pull| = {np.abs(pulls).max():.2f}, χ²/dof = {np.mean(pulls ** 2):.2f}",
         "",
         "![G(k)](free_propagator.png)",
         "",
     ]
-
-    # 1b. zero-shot tasks with the exact (oracle) drift of the same free field
     lines += oracle_tasks_section(lat, fcfg.couplings)
 
-    # 2. interacting point near the transition
-    icfg = EnsembleConfig(L=L, m2=-4.0, lam=4.572, chains=chains, therm=300, samples=samples, every=2, seed=2)
+    # 2. the interacting point: HMC against independent reference values (L = 8)
+    icfg = EnsembleConfig(L=L, m2=m2, lam=lam, chains=chains, therm=300, samples=samples, every=2, seed=2)
     ipath = os.path.join(out_dir, "phi4_L%d.h5" % L)
     run_ensemble(icfg, ipath, progress=progress)
-    iens = read_ensemble(ipath)
-    ic = iens.by_chain()
-    isum = summarize(ic, lat)
-    lines += [f"## φ⁴, L = {L}, m² = −4, λ = 4.572 (HMC)", "", "| observable | HMC | τ_int | reference | pull |", "|---|---|---|---|---|"]
+    isum = summarize(read_ensemble(ipath).by_chain(), lat)
+    lines += [f"## φ⁴, L = {L}, m² = {m2}, λ = {lam} (HMC)", "", "| observable | HMC | τ_int | reference | pull |", "|---|---|---|---|---|"]
+    ref_ok = (L, m2, lam) == (8, -4.0, 4.572)
     for k, e in isum.estimates.items():
-        if L == 8 and k in REFERENCE_L8:
+        if ref_ok and k in REFERENCE_L8:
             rv, re_ = REFERENCE_L8[k]
             ref, pull = format_value_error(rv, re_), f"{e.pull(rv, re_):+.2f}"
         else:
             ref, pull = "", ""
         lines.append(f"| {k.replace('|', chr(92) + '|')} | {e} | {e.tau_int:.2f} | {ref} | {pull} |")
     lines.append("")
-    M = ic.mean(dim=(2, 3)).reshape(-1).numpy()
-    plot_magnetization_histograms({"HMC": M}, os.path.join(out_dir, "magnetization.png"), title=f"L = {L}")
-    plot_configs({"HMC": ic[:, -1].numpy()}, os.path.join(out_dir, "configs.png"))
-    lines += ["![M histogram](magnetization.png)", "", "![configurations](configs.png)", ""]
+
+    # 3. one trained model, several tasks, each compared with MCMC
+    mlines, msummary = model_section(out_dir, L, m2, lam, h, chains, samples, train_steps, n_gen, progress)
+    lines += mlines
 
     report = os.path.join(out_dir, "report.md")
     with open(report, "w") as fh:
         fh.write("\n".join(lines))
     with open(os.path.join(out_dir, "summary.json"), "w") as fh:
-        json.dump({"free": fsum.to_dict(), "phi4": isum.to_dict()}, fh, indent=2)
+        json.dump({"free": fsum.to_dict(), "phi4": isum.to_dict(), "tasks": msummary}, fh, indent=2, default=float)
     print("\n".join(lines))
     print(f"report: {report}")
     return report

@@ -172,3 +172,14 @@ def test_figures_are_written(tmp_path):
         plot_tau_summary(m.estimates, str(tmp_path / "tau.png")),
     ]
     assert all(os.path.getsize(p) > 1000 for p in paths)
+
+
+def test_action_density_equipartition():
+    """Free field, h = 0: ⟨S⟩ = tr(K (2K)⁻¹) = V/2, so ⟨S⟩/V = ½ exactly."""
+    from lattice_msi.lattice import Phi4Action
+
+    lat = Lattice(8, 2)
+    c = Couplings(0.5, 0.0)
+    x = free.sample(lat, c, 5000, gen(6))
+    m = measure(config_features(x, lat, Phi4Action(lat, c)), 8, 2)
+    assert abs(m["<S>/V"].value - 0.5) < K * m["<S>/V"].error

@@ -26,13 +26,13 @@ def summarize(phi: torch.Tensor, lattice: Lattice, h: float = 0.0, S: float = 1.
     return measure(feats, lattice.L, lattice.d, chain, t, h=h, S=S)
 
 
-def dataset_features(ds, lattice: Lattice, chunk: int = CHUNK) -> dict[str, np.ndarray]:
+def dataset_features(ds, lattice: Lattice, chunk: int = CHUNK, action=None) -> dict[str, np.ndarray]:
     """Features of every configuration of an (xarray, possibly dask-backed) ensemble, chunk by chunk."""
     n = ds.sizes["config"]
     parts = []
     for i in range(0, n, chunk):
         block = np.asarray(ds["phi"][i : i + chunk].values)
-        parts.append(config_features(torch.from_numpy(block), lattice))
+        parts.append(config_features(torch.from_numpy(block), lattice, action))
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
 
@@ -46,7 +46,12 @@ def measure_files(patterns, to_m2: float | None = None, to_h: float | None = Non
 
     ds, attrs = open_ensembles(patterns, allow_incomplete=allow_incomplete, chunk=chunk)
     lattice = Lattice(int(attrs["L"]), int(attrs["d"]))
-    feats = dataset_features(ds, lattice, chunk)
+    action = None
+    if all(k in attrs for k in ("m2", "lam")):
+        from ..lattice import Couplings, Phi4Action
+
+        action = Phi4Action(lattice, Couplings(float(attrs["m2"]), float(attrs["lam"]), float(attrs.get("h", 0.0))))
+    feats = dataset_features(ds, lattice, chunk, action)
     chain = np.asarray(ds["chain"].values) if "chain" in ds else None
     mc_time = np.asarray(ds["mc_time"].values) if "mc_time" in ds else None
     h = float(attrs.get("h", 0.0))

@@ -55,8 +55,9 @@ def momentum_orbits(L: int, d: int) -> MomentumOrbits:
     return MomentumOrbits(index.reshape(-1), uniq, k2_orbit, np.bincount(index.reshape(-1)))
 
 
-def config_features(phi: torch.Tensor, lattice: Lattice) -> dict[str, np.ndarray]:
-    """Features of configurations (n, L, ..., L): scalars (n,), 'Gk' (n, n_orbits), 'Ct' (n, L)."""
+def config_features(phi: torch.Tensor, lattice: Lattice, action=None) -> dict[str, np.ndarray]:
+    """Features of configurations (n, L, ..., L): scalars (n,), 'Gk' (n, n_orbits), 'Ct' (n, L);
+    with an action, also the action density 's' = S/V."""
     phi = phi.double()
     n = phi.shape[0]
     axes = lattice.axes
@@ -69,7 +70,9 @@ def config_features(phi: torch.Tensor, lattice: Lattice) -> dict[str, np.ndarray
     S = phi.sum(dim=axes[:-1]) if lattice.d > 1 else phi  # (n, L): time slices
     Sh = torch.fft.fft(S, dim=-1)
     Ct = torch.fft.ifft(Sh.abs() ** 2, dim=-1).real / (lattice.L * (lattice.volume // lattice.L))
+    extra = {} if action is None else {"s": (action(phi) / lattice.volume).numpy()}
     return {
+        **extra,
         "M": M.numpy(),
         "absM": M.abs().numpy(),
         "M2": M2.numpy(),

@@ -132,6 +132,8 @@ def measure(
         "U4": prim_est("M2", "M4", f=lambda a: binder_from_means(a[0], a[1])),
         "xi2": prim_est("G0", "Gkmin", "M", f=(lambda a: xi2_from_means(a[0] - V * a[2] ** 2, a[1], L)) if connected else (lambda a: xi2_from_means(a[0], a[1], L))),
     }
+    if "s" in feats:
+        E["<S>/V"] = est(np.asarray(feats["s"])[:, None], lambda a: a[0])
     Gk = [est(feats["Gk"][:, [j]], lambda a: a[0]) for j in range(orb.count)]
     Ct = [est(feats["Ct"][:, [t]], lambda a: a[0]) for t in range(L)]
     meff = []
