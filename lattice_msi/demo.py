@@ -144,7 +144,7 @@ def model_section(out_dir, L, m2, lam, h, chains, samples, train_steps, n_gen, p
     keys = ["<|M|>", "V<M^2>", "U4", "<phi^2>", "xi2"]
     lines = [f"## One model, several tasks: φ⁴ at L = {L}, m² = {m2}, λ = {lam} (site-family model, {train_steps} training steps)", "",
              "Pulls (other − HMC)/σ for each observable, W1 distance of the M distributions with the level from sampling noise alone.", "",
-             "| comparison | " + " | ".join(keys) + " | W1 (noise 95 %) | verdict |", "|---" * (len(keys) + 3) + "|"]
+             "| comparison | " + " | ".join(k.replace("|", "\\|") for k in keys) + " | W1 (noise 95 %) | verdict |", "|---" * (len(keys) + 3) + "|"]
     summary = {}
     for name, (r, o) in pairs.items():
         c = compare(r, o)
