@@ -193,6 +193,44 @@ class EnsembleWriter:
         self.close()
 
 
+@dataclass
+class Resumed:
+    """What an existing output file offers a rerun of the same command."""
+
+    writer: "EnsembleWriter | None"  # open for appending, truncated to the state; None: start afresh
+    state: dict | None  # the resume state matching the file
+    complete: bool  # the file is finished: nothing to do
+    n_configs: int = 0
+
+
+def resume_output(path: str, identity: dict, state_file: str) -> Resumed:
+    """Reopen `path` for a rerun with the same identity: finished, resumable, or to be restarted.
+
+    A file made with another identity is refused (FileMismatchError); a file without a resume
+    state (killed before its first checkpoint) holds nothing trustworthy and is removed.
+    """
+    from .state import load_state
+
+    if not os.path.exists(path):
+        return Resumed(None, None, False)
+    attrs = read_attrs(path)
+    writer = EnsembleWriter.reopen(path, identity)
+    if attrs.get("status") == STATUS_COMPLETE:
+        n = writer.n_configs
+        writer.close()
+        return Resumed(None, None, True, n)
+    if not os.path.exists(state_file):
+        writer.close()
+        os.remove(path)
+        return Resumed(None, None, False)
+    state = load_state(state_file)
+    if state.get("identity") != identity:
+        writer.close()
+        raise FileMismatchError(f"resume state {state_file!r} belongs to another run; remove it and {path!r}")
+    writer.truncate(int(state["n_configs"]), int(state.get("n_trajectories", 0)))
+    return Resumed(writer, state, False, writer.n_configs)
+
+
 def _np(x) -> np.ndarray:
     if isinstance(x, torch.Tensor):
         return x.detach().cpu().numpy()

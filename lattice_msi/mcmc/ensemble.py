@@ -14,8 +14,9 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
-from ..errors import ConfigError, FileMismatchError, require_finite
-from ..io import STATUS_COMPLETE, EnsembleWriter, load_state, read_attrs, save_state
+from ..errors import ConfigError, require_finite
+from ..io import EnsembleWriter, read_attrs, save_state
+from ..io.ensemble_file import resume_output
 from ..lattice import Couplings, Lattice, Phi4Action
 from .hmc import HMC, HMCConfig, StepSizeTuner
 
@@ -135,24 +136,11 @@ def run_ensemble(cfg: EnsembleConfig, out: str, progress: bool = True) -> Ensemb
     gen.manual_seed(shard_seed(cfg.seed, cfg.shard))
     tuner = StepSizeTuner(cfg.step_size, cfg.target_accept)
 
-    writer = None
-    state = None
-    if os.path.exists(path):
-        attrs = read_attrs(path)
-        writer = EnsembleWriter.reopen(path, ident)
-        if attrs.get("status") == STATUS_COMPLETE:
-            n = writer.n_configs
-            writer.close()
-            return EnsembleResult(path, n, float(attrs.get("step_size", cfg.step_size)), float("nan"), n, True)
-        if os.path.exists(spath):
-            state = load_state(spath)
-            if state.get("identity") != ident:
-                writer.close()
-                raise FileMismatchError(f"resume state {spath!r} belongs to another run; remove it and {path!r}")
-            writer.truncate(int(state["n_configs"]), int(state["n_trajectories"]))
-        else:  # killed before the first resume state: nothing trustworthy on disk, start over
-            writer.close()
-            writer = None
+    res = resume_output(path, ident, spath)
+    if res.complete:
+        step = float(read_attrs(path).get("step_size", cfg.step_size))
+        return EnsembleResult(path, res.n_configs, step, float("nan"), res.n_configs, True)
+    writer, state = res.writer, res.state
     if writer is None:
         attrs = dict(
             m2=cfg.m2,

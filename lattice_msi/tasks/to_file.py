@@ -14,8 +14,9 @@ import os
 import numpy as np
 import torch
 
-from ..errors import FileMismatchError, LatticeMSIError
-from ..io import STATUS_COMPLETE, EnsembleWriter, load_state, read_attrs, save_state
+from ..errors import LatticeMSIError
+from ..io import EnsembleWriter, save_state
+from ..io.ensemble_file import resume_output
 
 
 def sample_to_file(task, drift, n: int, out: str, lattice, theory: dict, run_config: dict, seed: int,
@@ -25,26 +26,12 @@ def sample_to_file(task, drift, n: int, out: str, lattice, theory: dict, run_con
     spath = out + ".resume"
     ident = dict(run_config)
     g = torch.Generator().manual_seed(seed)
-    if os.path.exists(out):
-        attrs = read_attrs(out)
-        writer = EnsembleWriter.reopen(out, ident)
-        if attrs.get("status") == STATUS_COMPLETE:
-            k = writer.n_configs
-            writer.close()
-            return k
-        if os.path.exists(spath):
-            st = load_state(spath)
-            if st.get("identity") != ident:
-                writer.close()
-                raise FileMismatchError(f"resume state {spath!r} belongs to another run")
-            writer.truncate(int(st["n_configs"]), 0)
-            g.set_state(st["rng"])
-        else:
-            writer.close()
-            os.remove(out)
-            writer = None
-    else:
-        writer = None
+    res = resume_output(out, ident, spath)
+    if res.complete:
+        return res.n_configs
+    writer = res.writer
+    if res.state is not None:
+        g.set_state(res.state["rng"])
     first = None
     if writer is None:
         with torch.no_grad():  # the first batch before the file exists: a refused task leaves no file
@@ -71,7 +58,7 @@ def sample_to_file(task, drift, n: int, out: str, lattice, theory: dict, run_con
         writer.append_configs(x, torch.zeros(k, dtype=torch.int32), torch.arange(done, done + k), act, torch.ones(k))
         writer.flush()
         done += k
-        save_state(spath, {"identity": ident, "rng": g.get_state(), "n_configs": done})
+        save_state(spath, {"identity": ident, "rng": g.get_state(), "n_configs": done, "n_trajectories": 0})
         bar.update(k)
     bar.close()
     writer.finalize()
