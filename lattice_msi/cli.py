@@ -86,6 +86,7 @@ def add_hmc_args(p: argparse.ArgumentParser, chains=16, therm=200, samples=100, 
     p.add_argument("--seed", type=_nonneg_int, default=0)
     p.add_argument("--dtype", choices=["float32", "float64"], default="float32")
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default)")
+    p.add_argument("--cluster-every", type=_nonneg_int, default=0, help="a Swendsen-Wang sweep after every N-th trajectory (0: off)")
     p.add_argument("--shard", type=_shard, default=None, help="INDEX/COUNT: run one shard of a multi-file ensemble")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -121,6 +122,7 @@ def ensemble_config_from_args(args):
         device=_resolve_device(args.device, local),
         shard=shard,
         n_shards=n_shards,
+        cluster_every=args.cluster_every,
     )
 
 

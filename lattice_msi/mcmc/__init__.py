@@ -1,5 +1,6 @@
 """Markov-chain Monte Carlo: batched HMC and the resumable ensemble runner."""
 
+from .cluster import swendsen_wang
 from .ensemble import EnsembleConfig, EnsembleResult, run_ensemble, shard_path, shard_seed
 from .hmc import HMC, INTEGRATORS, HMCConfig, StepSizeTuner, TrajectoryResult
 
@@ -14,4 +15,5 @@ __all__ = [
     "run_ensemble",
     "shard_path",
     "shard_seed",
+    "swendsen_wang",
 ]

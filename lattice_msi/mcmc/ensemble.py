@@ -18,6 +18,7 @@ from ..errors import ConfigError, require_finite
 from ..io import EnsembleWriter, read_attrs, save_state
 from ..io.ensemble_file import resume_output
 from ..lattice import Couplings, Lattice, Phi4Action
+from .cluster import swendsen_wang
 from .hmc import HMC, HMCConfig, StepSizeTuner
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
@@ -47,6 +48,7 @@ class EnsembleConfig:
     device: str = "cpu"
     shard: int = 0
     n_shards: int = 1
+    cluster_every: int = 0  # a Swendsen–Wang sweep after every k-th trajectory (0: HMC only)
 
     def __post_init__(self):
         self.lattice  # validates L, d
@@ -60,6 +62,8 @@ class EnsembleConfig:
             raise ConfigError(f"therm = {self.therm!r} must be a non-negative integer")
         if not isinstance(self.seed, int) or self.seed < 0:
             raise ConfigError(f"seed = {self.seed!r} must be a non-negative integer")
+        if isinstance(self.cluster_every, bool) or not isinstance(self.cluster_every, int) or self.cluster_every < 0:
+            raise ConfigError(f"cluster_every = {self.cluster_every!r} must be a non-negative integer")
         if self.dtype not in DTYPES:
             raise ConfigError(f"dtype = {self.dtype!r} is not one of {', '.join(DTYPES)}")
         if not (isinstance(self.n_shards, int) and self.n_shards >= 1 and 0 <= self.shard < self.n_shards):
@@ -146,8 +150,8 @@ def run_ensemble(cfg: EnsembleConfig, out: str, progress: bool = True) -> Ensemb
             m2=cfg.m2,
             lam=cfg.lam,
             h=cfg.h,
-            algorithm="hmc",
-            source=f"mcmc:hmc:{cfg.integrator}",
+            algorithm="hmc+sw" if cfg.cluster_every else "hmc",
+            source=f"mcmc:hmc:{cfg.integrator}" + (f"+sw/{cfg.cluster_every}" if cfg.cluster_every else ""),
             integrator=cfg.integrator,
             n_leapfrog=cfg.n_leapfrog,
             step_size=cfg.step_size,
@@ -198,6 +202,8 @@ def run_ensemble(cfg: EnsembleConfig, out: str, progress: bool = True) -> Ensemb
             res = hmc.trajectory(phi, gen, eps)
             phi = res.phi
             n_traj += 1
+            if cfg.cluster_every and n_traj % cfg.cluster_every == 0:
+                phi = swendsen_wang(phi, cfg.h, gen)
             if n_traj <= cfg.therm:
                 if cfg.tune:
                     eps = tuner.update(res.accept_prob)
