@@ -52,7 +52,7 @@ def main():
             net, _ = load_model(ck, L=L, allow_other_size=True)
             coarse = restrict(FreeFieldOracle.from_couplings(fine, c).sample(a.n, g), fine)
             with torch.no_grad():
-                x = tasks.superres(fine, coarse).run(net, a.n, g, steps=16, dtype=torch.float32).x
+                x = tasks.superres(fine, coarse, mode_order=False).run(net, a.n, g, steps=32, dtype=torch.float32).x
             p = high_mode_pulls(x, fine, c)
             print(f"trained at L={a.L}, refining at L={L}: high modes {len(p)}, chi2/dof {np.mean(p ** 2):.2f}, max |pull| {np.abs(p).max():.2f}")
 

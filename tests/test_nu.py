@@ -54,9 +54,12 @@ def test_block_constant_and_mode_even():
     g = gen(3)
     a = BlockNu(LAT, 4).alpha(5, g, torch.float64)
     assert torch.equal(a[:, :4, :4], a[:, :1, :1].expand(5, 4, 4))
-    m = ModeNu(LAT, p_frontier=0.5).alpha(64, g, torch.float64)
+    m = ModeNu(LAT, p_frontier=0.4, p_band=0.3).alpha(64, g, torch.float64)
     assert torch.equal(m, mode_reflect(m, LAT))
-    f = ModeNu(LAT, p_frontier=1.0).alpha(64, g, torch.float64)
+    band = ModeNu(LAT, p_frontier=0.0, p_band=1.0).alpha(64, g, torch.float64)
+    for a in band:  # zeros on a low-|k| set, one common level elsewhere
+        assert len(torch.unique(a[a > 0])) <= 1
+    f = ModeNu(LAT, p_frontier=1.0, p_band=0.0).alpha(64, g, torch.float64)
     # a frontier reveals coarse modes first: α(k=0) ≤ α at the highest mode
     assert (f[:, 0, 0] <= f[:, 4, 4]).all()
     s = ScalarNu(LAT).alpha(4000, g, torch.float64)

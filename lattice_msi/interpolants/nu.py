@@ -100,25 +100,35 @@ class BlockNu(Nu):
 
 
 class ModeNu(Nu):
-    """Per-mode α: with probability p_frontier the α of a random coarse-to-fine frontier, else i.i.d. per ±k pair."""
+    """Per-mode α, per sample one of: the α of a random coarse-to-fine frontier (p_frontier);
+    a band (p_band: the modes below a random |k̂| rank are data, α = 0, the others share one
+    α ~ U[0,1] — the operators of super-resolution); else i.i.d. per ±k pair."""
 
     name = "mode"
 
-    def __init__(self, lattice: Lattice, p_frontier: float = 0.5, overlap: float = 2.0):
+    def __init__(self, lattice: Lattice, p_frontier: float = 0.4, p_band: float = 0.3, overlap: float = 2.0):
         super().__init__(lattice, FourierFamily(lattice))
-        if not 0.0 <= p_frontier <= 1.0:
-            raise ConfigError(f"p_frontier = {p_frontier} must lie in [0, 1]")
-        self.p_frontier = p_frontier
+        if not (0.0 <= p_frontier and 0.0 <= p_band and p_frontier + p_band <= 1.0):
+            raise ConfigError(f"p_frontier = {p_frontier}, p_band = {p_band} must be >= 0 with a sum <= 1")
+        self.p_frontier, self.p_band = p_frontier, p_band
         self.path = coarse_to_fine_path(lattice, overlap=overlap)
         self.canon = _canonical_modes(lattice)
+        from .paths import mode_rank
+
+        self.rank = mode_rank(lattice)
 
     def alpha(self, n, g, dtype):
         u = torch.rand((n,) + self.lattice.shape, generator=g, dtype=dtype)
         iid = torch.where(self.canon, u, mode_reflect(u, self.lattice))
         t = torch.rand(n, generator=g, dtype=torch.float64)
-        use_front = torch.rand(n, generator=g, dtype=torch.float64) < self.p_frontier
+        kind = torch.rand(n, generator=g, dtype=torch.float64)
         front = torch.stack([self.path.alpha(float(tt)) for tt in t]).to(dtype)
-        return torch.where(use_front.view((n,) + (1,) * self.lattice.d), front, iid)
+        cut = torch.randint(0, int(self.rank.max()) + 1, (n,), generator=g)
+        level = torch.rand(n, generator=g, dtype=dtype)
+        view = (n,) + (1,) * self.lattice.d
+        band = torch.where(self.rank[None] < cut.view(view), torch.zeros((), dtype=dtype), level.view(view).expand((n,) + self.lattice.shape))
+        out = torch.where((kind < self.p_frontier).view(view), front, iid)
+        return torch.where(((kind >= self.p_frontier) & (kind < self.p_frontier + self.p_band)).view(view), band, out)
 
 
 class MixtureNu(Nu):
