@@ -93,6 +93,9 @@ def _hmc_frozen(L, m2, lam, mask, observed, chains, therm, samples, every, seed)
     return out
 
 
+MASS_SHIFT = 0.25  # the demo's mass-shift task: m² → m² + c (a heavier mass, valid on the whole path)
+
+
 def model_section(out_dir, L, m2, lam, h, chains, samples, train_steps, n_gen, progress) -> tuple[list[str], dict]:
     """Train a model on the HMC ensemble; generate, sample the posterior at h and inpaint; compare with HMC."""
     from . import tasks
@@ -109,6 +112,9 @@ def model_section(out_dir, L, m2, lam, h, chains, samples, train_steps, n_gen, p
     post_path = os.path.join(out_dir, f"phi4_L{L}_h{h:g}.h5")
     run_ensemble(EnsembleConfig(**base, seed=2), ref_path, progress=progress)
     run_ensemble(EnsembleConfig(**base, h=h, seed=4), post_path, progress=progress)
+    c = MASS_SHIFT
+    shift_path = os.path.join(out_dir, f"phi4_L{L}_m2{m2 + c:g}.h5")
+    run_ensemble(EnsembleConfig(**{**base, "m2": m2 + c}, seed=5), shift_path, progress=progress)
     ens = read_ensemble(ref_path)
     ckpt = os.path.join(out_dir, f"model_L{L}.pt")
     ncfg = NetConfig(L=L, family="site", width=32, depth=4)
@@ -122,6 +128,7 @@ def model_section(out_dir, L, m2, lam, h, chains, samples, train_steps, n_gen, p
         "generate": (tasks.generate(lat), {"m2": m2, "lam": lam, "h": 0.0}, n_gen),
         "posterior": (tasks.posterior(lat, h), {"m2": m2, "lam": lam, "h": h}, n_gen),
         "inpaint": (tasks.inpaint(lat, mask, observed), {"m2": m2, "lam": lam, "h": 0.0}, n_gen // 2),
+        "mass-shift": (tasks.mass_shift(lat, c), {"m2": m2 + c, "lam": lam, "h": 0.0}, n_gen // 2),
     }
     files = {}
     for name, (task, theory, n) in runs.items():
@@ -140,6 +147,7 @@ def model_section(out_dir, L, m2, lam, h, chains, samples, train_steps, n_gen, p
         f"posterior h = {h:g} vs HMC at h": (m_post, measure_files(files["posterior"])[0]),
         f"HMC reweighted to h = {h:g} vs HMC at h": (m_post, m_rw),
         "inpainting vs HMC with the same sites fixed": (inp_ref, measure_files(files["inpaint"])[0]),
+        f"mass shift m² → m² + {c:g} vs HMC at m² + {c:g}": (measure_files(shift_path)[0], measure_files(files["mass-shift"])[0]),
     }
     keys = ["<|M|>", "V<M^2>", "U4", "<phi^2>", "xi2"]
     lines = [f"## One model, several tasks: φ⁴ at L = {L}, m² = {m2}, λ = {lam} (site-family model, {train_steps} training steps)", "",

@@ -185,3 +185,20 @@ def test_cli_mismatch_and_measure(tmp_path, capsys):
         main(["measure", str(tmp_path / "missing.h5")])
     err = capsys.readouterr().err
     assert e.value.code == 2 and "missing.h5" in err and len(err.strip().splitlines()) == 1
+
+
+def test_file_without_a_later_setting_matches_its_default(tmp_path):
+    """A file whose run_config predates a setting (here cluster_every) is still complete for a
+    rerun at that setting's default, and refused for another value."""
+    import json
+
+    out = str(tmp_path / "old.h5")
+    cfg = EnsembleConfig(**SMALL)
+    run_ensemble(cfg, out, progress=False)
+    with h5py.File(out, "a") as f:
+        rc = json.loads(f.attrs["run_config"])
+        del rc["cluster_every"]
+        f.attrs["run_config"] = json.dumps(rc)
+    assert run_ensemble(cfg, out, progress=False).already_complete
+    with pytest.raises(FileMismatchError, match="cluster_every = 0"):
+        run_ensemble(EnsembleConfig(**SMALL, cluster_every=2), out, progress=False)

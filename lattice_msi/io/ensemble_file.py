@@ -113,12 +113,17 @@ class EnsembleWriter:
         return cls(path)
 
     @classmethod
-    def reopen(cls, path: str, run_config: dict) -> "EnsembleWriter":
-        """Open an existing file for appending; refuse if it was made with another run config."""
+    def reopen(cls, path: str, run_config: dict, defaults: dict | None = None) -> "EnsembleWriter":
+        """Open an existing file for appending; refuse if it was made with another run config.
+
+        defaults: values of settings that older files do not record (added later), so that such
+        a file still matches a run that leaves them at their defaults.
+        """
         attrs = read_attrs(path)
         old = attrs.get("run_config")
         if old is None:
             raise FileMismatchError(f"{path!r} is not an ensemble file of this package (no run_config)")
+        old = {**(defaults or {}), **old}
         diff = sorted(k for k in set(old) | set(run_config) if old.get(k) != run_config.get(k))
         if diff:
             k = diff[0]
@@ -203,7 +208,7 @@ class Resumed:
     n_configs: int = 0
 
 
-def resume_output(path: str, identity: dict, state_file: str) -> Resumed:
+def resume_output(path: str, identity: dict, state_file: str, defaults: dict | None = None) -> Resumed:
     """Reopen `path` for a rerun with the same identity: finished, resumable, or to be restarted.
 
     A file made with another identity is refused (FileMismatchError); a file without a resume
@@ -214,7 +219,7 @@ def resume_output(path: str, identity: dict, state_file: str) -> Resumed:
     if not os.path.exists(path):
         return Resumed(None, None, False)
     attrs = read_attrs(path)
-    writer = EnsembleWriter.reopen(path, identity)
+    writer = EnsembleWriter.reopen(path, identity, defaults)
     if attrs.get("status") == STATUS_COMPLETE:
         n = writer.n_configs
         writer.close()
@@ -224,7 +229,7 @@ def resume_output(path: str, identity: dict, state_file: str) -> Resumed:
         os.remove(path)
         return Resumed(None, None, False)
     state = load_state(state_file)
-    if state.get("identity") != identity:
+    if {**(defaults or {}), **state.get("identity", {})} != identity:
         writer.close()
         raise FileMismatchError(f"resume state {state_file!r} belongs to another run; remove it and {path!r}")
     writer.truncate(int(state["n_configs"]), int(state.get("n_trajectories", 0)))

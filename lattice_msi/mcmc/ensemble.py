@@ -95,6 +95,10 @@ class EnsembleConfig:
         return d
 
 
+# settings added after files were first written: an old file matches a run at these values
+IDENTITY_DEFAULTS = {"cluster_every": 0}
+
+
 def shard_seed(seed: int, shard: int) -> int:
     """Independent 63-bit seed per shard from (seed, shard) via numpy's SeedSequence."""
     return int(np.random.SeedSequence([seed, shard]).generate_state(1, np.uint64)[0] >> np.uint64(1))
@@ -140,7 +144,7 @@ def run_ensemble(cfg: EnsembleConfig, out: str, progress: bool = True) -> Ensemb
     gen.manual_seed(shard_seed(cfg.seed, cfg.shard))
     tuner = StepSizeTuner(cfg.step_size, cfg.target_accept)
 
-    res = resume_output(path, ident, spath)
+    res = resume_output(path, ident, spath, defaults=IDENTITY_DEFAULTS)
     if res.complete:
         step = float(read_attrs(path).get("step_size", cfg.step_size))
         return EnsembleResult(path, res.n_configs, step, float("nan"), res.n_configs, True)
