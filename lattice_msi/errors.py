@@ -17,6 +17,14 @@ class IncompleteFileError(LatticeMSIError):
     """A file is unfinished (a run is in progress or was killed) and was opened as complete."""
 
 
+def require_int(name: str, value, minimum: int = 1) -> int:
+    """Return value if it is an integer (not a bool) >= minimum, else raise ConfigError naming it."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        what = "a positive integer" if minimum == 1 else "a non-negative integer" if minimum == 0 else f"an integer >= {minimum}"
+        raise ConfigError(f"{name} = {value!r} must be {what}")
+    return value
+
+
 def require_finite(name: str, value: float) -> float:
     """Return value as float, or raise ConfigError naming it when it is not a finite number."""
     import math

@@ -154,3 +154,16 @@ def test_free_field_training_approaches_oracle(tmp_path):
     exact = free.propagator(LAT, c).reshape(-1).numpy()
     pulls = np.array([gamma_method(gk[None, :, j], S=0).pull(exact[j]) for j in range(64)])
     assert np.abs(pulls).max() < 4.0
+
+
+@pytest.mark.parametrize("kw, word", [(dict(width=0), "width = 0 must be a positive integer"), (dict(depth=2.5), "depth = 2.5"), (dict(kernel=True), "kernel = True")])
+def test_net_config_rejects_bad_sizes(kw, word):
+    with pytest.raises(ConfigError, match=word):
+        NetConfig(L=8, **kw)
+
+
+def test_train_config_rejects_bad_counts():
+    with pytest.raises(ConfigError, match="steps = 2.5 must be a positive integer"):
+        TrainConfig(steps=2.5)
+    with pytest.raises(ConfigError, match="seed = -1 must be a non-negative integer"):
+        TrainConfig(seed=-1)

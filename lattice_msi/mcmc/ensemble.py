@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
-from ..errors import ConfigError, require_finite
+from ..errors import ConfigError, require_finite, require_int
 from ..io import EnsembleWriter, read_attrs, save_state
 from ..io.ensemble_file import resume_output
 from ..lattice import Couplings, Lattice, Phi4Action
@@ -55,15 +55,9 @@ class EnsembleConfig:
         self.couplings  # validates m2, lam, h
         self.hmc_config  # validates step size, steps, integrator, target
         for name in ("chains", "samples", "every"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ConfigError(f"{name} = {v!r} must be a positive integer")
-        if isinstance(self.therm, bool) or not isinstance(self.therm, int) or self.therm < 0:
-            raise ConfigError(f"therm = {self.therm!r} must be a non-negative integer")
-        if not isinstance(self.seed, int) or self.seed < 0:
-            raise ConfigError(f"seed = {self.seed!r} must be a non-negative integer")
-        if isinstance(self.cluster_every, bool) or not isinstance(self.cluster_every, int) or self.cluster_every < 0:
-            raise ConfigError(f"cluster_every = {self.cluster_every!r} must be a non-negative integer")
+            require_int(name, getattr(self, name), 1)
+        for name in ("therm", "seed", "cluster_every"):
+            require_int(name, getattr(self, name), 0)
         if self.dtype not in DTYPES:
             raise ConfigError(f"dtype = {self.dtype!r} is not one of {', '.join(DTYPES)}")
         if not (isinstance(self.n_shards, int) and self.n_shards >= 1 and 0 <= self.shard < self.n_shards):

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ..errors import ConfigError, require_finite
+from ..errors import ConfigError, require_finite, require_int
 from ..lattice.action import Phi4Action
 
 OMELYAN_LAMBDA = 0.1931833275037836
@@ -38,8 +38,7 @@ class HMCConfig:
         eps = require_finite("step_size", self.step_size)
         if eps <= 0:
             raise ConfigError(f"step_size = {self.step_size} must be positive")
-        if isinstance(self.n_steps, bool) or not isinstance(self.n_steps, int) or self.n_steps < 1:
-            raise ConfigError(f"n_steps = {self.n_steps!r} must be a positive integer")
+        require_int("n_steps", self.n_steps, 1)
         if self.integrator not in INTEGRATORS:
             raise ConfigError(f"integrator = {self.integrator!r} is not one of {', '.join(INTEGRATORS)}")
         ta = require_finite("target_accept", self.target_accept)

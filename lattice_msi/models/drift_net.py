@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from ..errors import ConfigError
+from ..errors import ConfigError, require_int
 from ..interpolants.drift import Eta
 from ..interpolants.families import FourierFamily, Operator, ScalarFamily
 from ..interpolants.nu import eta_from_prediction
@@ -53,9 +53,8 @@ class NetConfig:
             raise ConfigError(f"d = {self.d}: drift networks are implemented for d = 1, 2, 3")
         if self.family not in ("scalar", "site", "fourier"):
             raise ConfigError(f"family = {self.family!r} is not one of scalar, site, fourier")
-        for k in ("width", "depth", "embed"):
-            if getattr(self, k) < 1:
-                raise ConfigError(f"{k} = {getattr(self, k)} must be positive")
+        for k in ("width", "depth", "embed", "kernel"):
+            require_int(k, getattr(self, k), 1)
         if self.condition not in ("channels", "film"):
             raise ConfigError(f"condition = {self.condition!r} is not one of channels, film")
         if self.kernel % 2 != 1:

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 
 import torch
 
-from ..errors import ConfigError, FileMismatchError
+from ..errors import ConfigError, FileMismatchError, require_int
 from ..interpolants import BlockNu, MixtureNu, ModeNu, ScalarNu, SiteNu
 from ..io import save_state
 from ..lattice.geometry import Lattice
@@ -43,8 +43,8 @@ class TrainConfig:
 
     def __post_init__(self):
         for k in ("steps", "batch", "val_every", "val_batch", "checkpoint_every"):
-            if getattr(self, k) < 1:
-                raise ConfigError(f"{k} = {getattr(self, k)} must be positive")
+            require_int(k, getattr(self, k), 1)
+        require_int("seed", self.seed, 0)
         if not (self.lr > 0 and math.isfinite(self.lr)):
             raise ConfigError(f"lr = {self.lr} must be positive")
         if not 0 <= self.ema < 1:
