@@ -14,7 +14,7 @@ makes the SDE the stochastic-localization process: started at X_{t0} = y it ends
 of x₁ | I_{t0} = y (posterior sampling, e.g. deblurring). Components with α = 0 (known) never
 move. A drift with `valid(op)` (a tilt) is used only where valid; before that its `base` drift
 is used (start="late") or the sampler refuses (start="refuse"); at the switch the state is
-mean-matched to the tilted marginal (see _switch_correction) when the tilt has match_mean.
+mean-matched to the tilted marginal (see switch_shift) when the tilt has match_mean.
 """
 
 from __future__ import annotations
@@ -37,13 +37,14 @@ class SampleResult:
     x: torch.Tensor  # (B, L, ..., L) at the end of the path
     n_evals: int  # drift evaluations
     t_switch: float | None  # where a tilt started to be used (None: no tilt or from the start)
+    shift: torch.Tensor | None = None  # the mean-matching shift applied at the switch, (1, L, ..., L)
 
 
 MEAN_MATCH_ITERATIONS = 4
 
 
-def _switch_correction(drift, x, op):
-    """Shift X at the switch from the untilted to the tilted drift by B (m_r − m).
+def switch_shift(drift, x, op) -> torch.Tensor:
+    """The shift B (m_r − m), (1, L, ..., L), added to X at the switch from the untilted to the tilted drift.
 
     Up to the switch X follows the untilted marginal ρ_t; the tilted one ρʳ_t differs, at small
     β, mainly by the mean β (E_r[x₁] − E[x₁]) (exactly so for a Gaussian with a linear tilt).
@@ -55,7 +56,7 @@ def _switch_correction(drift, x, op):
     m_r = m
     for _ in range(MEAN_MATCH_ITERATIONS):
         m_r = drift(x + fam.apply(op.b, m_r - m), op).eta1.mean(0, keepdim=True)
-    return x + fam.apply(op.b, m_r - m)
+    return fam.apply(op.b, m_r - m)
 
 
 def _use_tilt(drift, op, t, state) -> bool:
@@ -75,6 +76,54 @@ def _use_tilt(drift, op, t, state) -> bool:
     return False
 
 
+@dataclass
+class Step:
+    """One step of the loop: from op (time t) to op2 (time t2), with the drift to use there."""
+
+    n: int
+    t: float
+    t2: float
+    op: object
+    op2: object
+    da: torch.Tensor
+    db: torch.Tensor
+    drift: object
+    switch: bool  # the tilted drift starts here after untilted steps (mean-matching point)
+
+
+def steps(drift, path: WindowPath, grid: torch.Tensor, dtype, device, state: dict):
+    """The steps of a path along a grid, with the tilt switching rule (shared by every sampler)."""
+    for n in range(len(grid) - 1):
+        t, t2 = float(grid[n]), float(grid[n + 1])
+        op, op2 = path.op(t, dtype, device), path.op(t2, dtype, device)
+        d, switch = drift, False
+        if hasattr(drift, "valid"):
+            if _use_tilt(drift, op, t, state):
+                if state["t_switch"] is None:
+                    state["t_switch"] = t
+                    switch = n > 0 and getattr(drift, "match_mean", False)
+            else:
+                d = drift.base
+        yield Step(n, t, t2, op, op2, op2.a - op.a, op2.b - op.b, d, switch)
+
+
+def ode_step(st: Step, fam, x: torch.Tensor, method: str) -> torch.Tensor:
+    """The deterministic map of one Euler or Heun step, x ↦ x' (what the density differentiates)."""
+    e = st.drift(x, st.op)
+    inc = fam.apply2(st.da, e.eta0, st.db, e.eta1)
+    if method == "heun":  # validity only grows along a path, so the corrector may use the same drift
+        e2 = st.drift(x + inc, st.op2)
+        return x + 0.5 * (inc + fam.apply2(st.da, e2.eta0, st.db, e2.eta1))
+    return x + inc
+
+
+def check_grid(grid) -> torch.Tensor:
+    grid = torch.as_tensor(grid, dtype=torch.float64)
+    if grid.dim() != 1 or len(grid) < 2 or (grid[1:] <= grid[:-1]).any():
+        raise ConfigError("grid must be a strictly increasing 1D sequence of at least 2 times")
+    return grid
+
+
 def sample(
     drift,
     path: WindowPath,
@@ -84,10 +133,13 @@ def sample(
     eps: float | Callable[[float], float] | str = 0.0,
     generator: torch.Generator | None = None,
     fixed: tuple[torch.Tensor, torch.Tensor] | None = None,
+    shift: torch.Tensor | None = None,
 ) -> SampleResult:
     """Integrate X from grid[0] to grid[-1] along path, starting at x_init (B, L, ..., L).
 
     fixed: optional (mask, values) of sites held bit-for-bit at `values` (site-basis tasks).
+    shift: the mean-matching shift at a tilt's switch, if already known (a fixed map for every
+    batch, as the exact density needs); None: estimated from this batch.
     """
     if method not in METHODS:
         raise ConfigError(f"method = {method!r} is not one of {', '.join(METHODS)}")
@@ -97,40 +149,33 @@ def sample(
         raise ConfigError(f"eps = 'localization' needs method = 'em', not {method!r}")
     if not torch.isfinite(x_init).all():
         raise ConfigError("x_init contains non-finite values")
-    grid = torch.as_tensor(grid, dtype=torch.float64)
-    if grid.dim() != 1 or len(grid) < 2 or (grid[1:] <= grid[:-1]).any():
-        raise ConfigError("grid must be a strictly increasing 1D sequence of at least 2 times")
+    grid = check_grid(grid)
     fam = path.family
     x = x_init.clone()
     dtype, dev = x.dtype, x.device
     state = {"t_switch": None}
     n_evals = 0
+    used_shift = None
 
     def step_vec(d, xx, op, da, db):
         e = d(xx, op)
         return fam.apply2(da, e.eta0, db, e.eta1), e
 
-    for n in range(len(grid) - 1):
-        t, t2 = float(grid[n]), float(grid[n + 1])
-        op, op2 = path.op(t, dtype, dev), path.op(t2, dtype, dev)
-        da, db = op2.a - op.a, op2.b - op.b
-        d = drift
-        if hasattr(drift, "valid"):
-            if _use_tilt(drift, op, t, state):
-                if state["t_switch"] is None:
-                    state["t_switch"] = t
-                    if n > 0 and getattr(drift, "match_mean", False):
-                        x = _switch_correction(drift, x, op)
-                        n_evals += 1 + MEAN_MATCH_ITERATIONS
+    for st in steps(drift, path, grid, dtype, dev, state):
+        t, t2, op, op2, da, db, d = st.t, st.t2, st.op, st.op2, st.da, st.db, st.drift
+        if st.switch:
+            if shift is None:
+                used_shift = switch_shift(drift, x, op)
+                n_evals += 1 + MEAN_MATCH_ITERATIONS
             else:
-                d = drift.base
-        inc, e = step_vec(d, x, op, da, db)
-        n_evals += 1
-        if method == "heun":  # validity only grows along a path, so the corrector may use d too
-            inc2, _ = step_vec(d, x + inc, op2, da, db)
-            n_evals += 1
-            x = x + 0.5 * (inc + inc2)
+                used_shift = shift.to(dtype=dtype, device=dev)
+            x = x + used_shift
+        if method in ("euler", "heun"):
+            x = ode_step(st, fam, x, method)
+            n_evals += 1 if method == "euler" else 2
         elif method == "em":
+            inc, e = step_vec(d, x, op, da, db)
+            n_evals += 1
             E_dt = _eps_dt(eps, path, op, op2, t, t2)
             if E_dt is None:  # final localization step onto the data end: the denoiser
                 x = fam.apply(op2.b, e.eta1) + fam.apply(op2.a, x)
@@ -138,7 +183,9 @@ def sample(
                 xi = torch.randn(x.shape, generator=generator, dtype=dtype, device=dev)
                 noise = fam.apply(torch.sqrt(2.0 * E_dt) * op.a, xi)
                 x = x + inc - fam.apply(E_dt * op.a, e.eta0) + noise
-        elif method == "sde-heun":  # stochastic Heun: weak order 2 for this additive noise
+        else:  # sde-heun, stochastic Heun: weak order 2 for this additive noise
+            inc, e = step_vec(d, x, op, da, db)
+            n_evals += 1
             E_dt = _eps_dt(eps, path, op, op2, t, t2)
             xi = torch.randn(x.shape, generator=generator, dtype=dtype, device=dev)
             noise = fam.apply(torch.sqrt(E_dt * (op.a * op.a + op2.a * op2.a)), xi)
@@ -147,12 +194,10 @@ def sample(
             n_evals += 1
             f2 = inc2 - fam.apply(E_dt * op2.a, e2.eta0)
             x = x + 0.5 * (f1 + f2) + noise
-        else:
-            x = x + inc
         if fixed is not None:
             mask, values = fixed
             x = torch.where(mask, values, x)
-    return SampleResult(x, n_evals, state["t_switch"])
+    return SampleResult(x, n_evals, state["t_switch"], used_shift)
 
 
 def _eps_dt(eps, path, op, op2, t, t2):

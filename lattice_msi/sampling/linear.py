@@ -24,10 +24,19 @@ class AffineMap:
         return self.M @ mean + self.c, self.M @ cov @ self.M.T
 
 
-def affine_map(drift, path, grid, method: str, lattice) -> AffineMap:
-    """M and c of the integrator's map for an affine drift (deterministic methods only)."""
+def affine_map(drift, path, grid, method: str, lattice, fixed=None, shift=None) -> AffineMap:
+    """M and c of the integrator's map for an affine drift (deterministic methods only).
+
+    fixed: (mask, values) held as in `sample` (M then has zero rows and columns there, and c
+    carries the held values); shift: a mean-matched tilt's switch shift — give it (from
+    Task.calibrate_shift): estimated from the batch of unit vectors it would be meaningless.
+    """
     V = lattice.volume
-    probes = torch.cat([torch.zeros(1, V, dtype=torch.float64), torch.eye(V, dtype=torch.float64)])
-    out = sample(drift, path, probes.reshape((V + 1,) + lattice.shape), grid, method).x.reshape(V + 1, V)
+    probes = torch.cat([torch.zeros(1, V, dtype=torch.float64), torch.eye(V, dtype=torch.float64)]).reshape((V + 1,) + lattice.shape)
+    if fixed is not None:
+        mask, values = fixed
+        probes = torch.where(mask, values.to(torch.float64), probes)
+        fixed = (mask, values.to(torch.float64).expand_as(probes))
+    out = sample(drift, path, probes, grid, method, fixed=fixed, shift=shift).x.reshape(V + 1, V)
     c = out[0]
     return AffineMap((out[1:] - c).T, c)

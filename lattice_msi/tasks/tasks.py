@@ -14,6 +14,7 @@ from ..interpolants.tilts import TiltedDrift
 from ..lattice.fourier import fft, ifft
 from ..lattice.geometry import Lattice
 from ..sampling import SampleResult, sample
+from ..sampling.density import DensityResult, sample_with_density
 
 
 @dataclass
@@ -25,6 +26,7 @@ class Task:
     fixed: tuple[torch.Tensor, torch.Tensor] | None = None
     tilt: dict | None = None  # kwargs of TiltedDrift
     eps: float | str = 0.0  # default noise level of the SDE
+    white_init: bool = True  # the initial state is white noise on the free sites (a known density)
 
     def drift_for(self, drift):
         return drift if self.tilt is None else TiltedDrift(drift, **self.tilt)
@@ -49,6 +51,31 @@ class Task:
         if self.eps == "localization" and (method != "em" or e != "localization"):
             raise ConfigError(f"task {self.name!r} conditions on a noisy observation: it needs method = 'em' with eps = 'localization'")
         return sample(self.drift_for(drift), self.path, x0, self.path.grid(steps), method, e, generator, fixed)
+
+    def _fixed(self, x0):
+        if self.fixed is None:
+            return None
+        mask, values = self.fixed
+        return mask.to(x0.device), values.to(dtype=x0.dtype, device=x0.device)
+
+    def calibrate_shift(self, drift, n: int, generator: torch.Generator, steps: int = 64, method: str = "heun", dtype=torch.float64):
+        """The tilt's mean-matching shift estimated on n samples of their own (None: the task has none)."""
+        if self.tilt is None:
+            return None
+        with torch.no_grad():
+            return self.run(drift, n, generator, steps=steps, method=method, dtype=dtype).shift
+
+    def run_with_density(self, drift, n: int, generator: torch.Generator, steps: int = 64, method: str = "heun",
+                         logdet: str = "exact", shift=None, dtype=torch.float64, **kw) -> DensityResult:
+        """n samples with the log-density of the map that produced them (see sampling.density).
+
+        A tilt with mean matching needs `shift` from calibrate_shift on a separate batch.
+        """
+        if not self.white_init:
+            raise ConfigError(f"task {self.name!r} starts from a law whose density is not tracked here; the density needs a start from white noise")
+        x0 = self.init(n, generator, dtype)
+        return sample_with_density(self.drift_for(drift), self.path, x0, self.path.grid(steps), method, self._fixed(x0), shift,
+                                   logdet, generator=generator, **kw)
 
 
 def _noise(lattice: Lattice):
@@ -120,7 +147,7 @@ def superres(fine: Lattice, coarse_field: torch.Tensor, mode_order: bool = True)
         zh = fft(z, fine) * (~known)
         return ifft(zh, fine) + y.expand((n,) + fine.shape)
 
-    return Task("superres", path, init, {"coarse_L": coarse.L, "mode_order": mode_order})
+    return Task("superres", path, init, {"coarse_L": coarse.L, "mode_order": mode_order}, white_init=False)
 
 
 def deblur(lattice: Lattice, observed: torch.Tensor, g_k: torch.Tensor, sigma: float) -> Task:
@@ -141,7 +168,7 @@ def deblur(lattice: Lattice, observed: torch.Tensor, g_k: torch.Tensor, sigma: f
         x = ifft(fft(y.to(torch.float64), lattice) / (sigma + g_k), lattice)
         return x.expand((n,) + lattice.shape).to(dtype).clone()
 
-    return Task("deblur", path, init, {"sigma": sigma}, eps="localization")
+    return Task("deblur", path, init, {"sigma": sigma}, eps="localization", white_init=False)
 
 
 def posterior(lattice: Lattice, h, b_min: float = 0.05, schedule: str = "linear") -> Task:
@@ -172,7 +199,7 @@ def coarse_generation(coarse: Lattice) -> Task:
         z = torch.randn((n,) + coarse.shape, generator=g, dtype=dtype)
         return ifft(fft(z, coarse) * (~known), coarse)
 
-    return Task("coarse-generation", path, init, {"L": coarse.L})
+    return Task("coarse-generation", path, init, {"L": coarse.L}, white_init=False)
 
 
 def multiscale_generate(coarse_drift, fine_drift, fine: Lattice, n: int, generator: torch.Generator, steps: int = 16, method: str = "heun", dtype=torch.float64):
