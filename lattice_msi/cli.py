@@ -88,6 +88,7 @@ def add_hmc_args(p: argparse.ArgumentParser, chains=16, therm=200, samples=100, 
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default)")
     p.add_argument("--cluster-every", type=_nonneg_int, default=0, help="a Swendsen-Wang sweep after every N-th trajectory (0: off)")
     p.add_argument("--shard", type=_shard, default=None, help="INDEX/COUNT: run one shard of a multi-file ensemble")
+    p.add_argument("--start-from", default="", help="ensemble file (e.g. model samples) whose configurations start the chains: model-seeded HMC")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -123,6 +124,7 @@ def ensemble_config_from_args(args):
         shard=shard,
         n_shards=n_shards,
         cluster_every=args.cluster_every,
+        start_from=os.path.abspath(args.start_from) if args.start_from else "",
     )
 
 
@@ -142,11 +144,20 @@ def cmd_ensemble(args) -> int:
 def cmd_measure(args) -> int:
     from .observables import measure_files
 
-    m, attrs = measure_files(args.files, args.reweight_m2, args.reweight_h, args.allow_incomplete)
+    m, attrs = measure_files(args.files, args.reweight_m2, args.reweight_h, args.allow_incomplete, correct=args.correct)
     if args.json:
-        print(json.dumps(m.to_dict(), indent=2))
+        d = m.to_dict()
+        if args.correct:
+            d["correction"] = attrs["correction"]
+        print(json.dumps(d, indent=2))
     else:
-        what = f" reweighted to m2 = {args.reweight_m2}, h = {args.reweight_h}" if m.ess is not None else ""
+        what = ""
+        if args.reweight_m2 is not None or args.reweight_h is not None:
+            what += f" reweighted to m2 = {args.reweight_m2}, h = {args.reweight_h}"
+        if args.correct == "reweight":
+            what += ", importance-weighted by e^-S/q"
+        elif args.correct == "imh":
+            what += f", independence Metropolis chain (acceptance {attrs['correction']['acceptance']:.3f})"
         print(f"{len(attrs['files'])} file(s): {m.n_configs} configurations, {m.n_chains} chains{what}")
         print(m.table())
     return 0
@@ -156,7 +167,7 @@ def cmd_compare(args) -> int:
     from .observables import compare, measure_files
 
     ref, _ = measure_files(args.ref, args.ref_reweight_m2, args.ref_reweight_h)
-    other, _ = measure_files(args.other)
+    other, _ = measure_files(args.other, correct=args.correct)
     c = compare(ref, other, threshold=args.threshold, p_min=args.p_min)
     print(c.table())
     if args.out:
@@ -192,6 +203,7 @@ def cmd_train(args) -> int:
     return 0
 
 
+CORRECTIONS = ("reweight", "imh")  # = observables.ensemble.CORRECTIONS (kept import-free here)
 TASKS = ("generate", "coarse-to-fine", "inpaint", "superres", "posterior", "mass-shift")
 
 
@@ -271,12 +283,27 @@ def cmd_sample(args) -> int:
         params = {"coarse_from": args.coarse_from}
     run_config = {"model": os.path.abspath(args.model), "task": args.task, "n": args.n, "steps": args.steps, "method": args.method,
                   "h": args.h, "c": args.c, "seed": args.seed, "b_min": args.b_min, **params}
+    density_kw = {"max_batch": args.max_batch}
+    if args.density is not None:
+        run_config["density"] = args.density
+        if args.method not in ("euler", "heun"):
+            raise LatticeMSIError(f"--density needs a deterministic map: --method {args.method} is not euler or heun")
+        if args.density == "hutchinson":
+            density_kw.update(probes=args.probes, order=args.order)
+            run_config.update(probes=args.probes, order=args.order)
     c = Couplings(theory["m2"], theory["lam"], theory.get("h", 0.0)) if {"m2", "lam"} <= set(theory) else None
     action = Phi4Action(lattice, c) if c is not None else None
     theory.update(L=lattice.L, d=lattice.d)
     n = sample_to_file(task, net, args.n, args.out, lattice, theory, run_config, args.seed, batch=args.batch, steps=args.steps,
-                       method=args.method, progress=not args.no_progress, dtype=torch.float32, action=action)
+                       method=args.method, progress=not args.no_progress, dtype=torch.float32, action=action,
+                       density=args.density, density_kw=density_kw if args.density else None)
     print(f"{args.out}: {n} configurations of task {args.task}")
+    if args.density is not None:
+        from .io import read_attrs
+
+        a = read_attrs(args.out)
+        print(f"ESS/N = {a['ess_fraction']:.4f}; independence Metropolis: acceptance {a['imh_acceptance']:.4f}, "
+              f"tau_int |M| {a['imh_tau_int_absM']:.2f}, M^2 {a['imh_tau_int_M2']:.2f}")
     return 0
 
 
@@ -312,6 +339,8 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--allow-incomplete", action="store_true", help="measure files whose run has not finished")
     m.add_argument("--reweight-m2", type=float, default=None, help="reweight to this m² (reports ESS)")
     m.add_argument("--reweight-h", type=float, default=None, help="reweight to this field h (reports ESS)")
+    m.add_argument("--correct", choices=CORRECTIONS, default=None,
+                   help="model samples with log q (sample --density): importance weights e^-S/q, or the independence Metropolis chain")
     m.set_defaults(func=cmd_measure)
 
     c = sub.add_parser("compare", help="compare two ensembles; exit 0 when they agree, 1 when not")
@@ -321,6 +350,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--p-min", type=float, default=1e-3, help="smallest χ²/W1/KS p-value counted as agreement (default %(default)s)")
     c.add_argument("--ref-reweight-m2", type=float, default=None, help="reweight the reference to this m²")
     c.add_argument("--ref-reweight-h", type=float, default=None, help="reweight the reference to this h")
+    c.add_argument("--correct", choices=CORRECTIONS, default=None, help="correct the second ensemble (model samples with log q)")
     c.add_argument("--out", default=None, help="write OUT.nc (xarray Dataset) and OUT.json")
     c.set_defaults(func=cmd_compare)
 
@@ -360,6 +390,12 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--observed-index", type=_nonneg_int, default=0)
     sp.add_argument("--mask", default="half", help="inpaint: half | checkerboard | block:K")
     sp.add_argument("--coarse-from", default=None, help="superres: ensemble file of L/2 configurations")
+    sp.add_argument("--density", choices=["exact", "hutchinson"], default=None,
+                    help="record log q of each sample under the sampler's map (euler/heun), with ESS/N and "
+                         "independence-Metropolis numbers in the attributes")
+    sp.add_argument("--probes", type=_positive_int, default=4, help="hutchinson: probe vectors per sample and step")
+    sp.add_argument("--order", type=_positive_int, default=6, help="hutchinson: terms of the log-det series")
+    sp.add_argument("--max-batch", type=_positive_int, default=4096, help="density: configurations in flight per JVP batch (memory bound)")
     sp.add_argument("--seed", type=_nonneg_int, default=0)
     sp.add_argument("--out", required=True)
     sp.add_argument("--no-progress", action="store_true")

@@ -57,6 +57,8 @@ def read_attrs(path: str) -> dict:
 
 
 CONFIG_VARS = ("phi", "chain", "mc_time", "action", "accept_rate")
+# optional per-config float64 records of model samples: log-density of the map, its error
+EXTRA_CONFIG_VARS = ("log_q", "log_q_err")
 TRAJECTORY_VARS = ("dH", "accepted")
 
 
@@ -71,6 +73,7 @@ class EnsembleWriter:
     def __init__(self, path: str):
         self.path = path
         self._f = h5py.File(path, "a")
+        self._config_vars = CONFIG_VARS + tuple(v for v in EXTRA_CONFIG_VARS if v in self._f)
 
     @classmethod
     def create(
@@ -82,6 +85,7 @@ class EnsembleWriter:
         attrs: dict,
         run_config: dict,
         dtype=np.float32,
+        extra_vars: tuple[str, ...] = (),
     ) -> "EnsembleWriter":
         dims = DIM_NAMES[:d]
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
@@ -93,6 +97,10 @@ class EnsembleWriter:
             f.create_variable("mc_time", ("config",), dtype=np.int64, chunks=(4096,))
             f.create_variable("action", ("config",), dtype=np.float64, chunks=(4096,))
             f.create_variable("accept_rate", ("config",), dtype=np.float32, chunks=(4096,))
+            for name in extra_vars:
+                if name not in EXTRA_CONFIG_VARS:
+                    raise LatticeMSIError(f"unknown per-config variable {name!r}")
+                f.create_variable(name, ("config",), dtype=np.float64, chunks=(4096,))
             f.create_variable("dH", ("trajectory", "replica"), dtype=np.float64, chunks=(256, chains))
             f.create_variable("accepted", ("trajectory", "replica"), dtype=np.int8, chunks=(256, chains))
             f.variables["phi"].attrs["long_name"] = "lattice field configurations"
@@ -152,16 +160,20 @@ class EnsembleWriter:
                 f"{self.path!r} holds {self.n_configs} configs / {self.n_trajectories} trajectories, "
                 f"fewer than its resume state ({n_configs} / {n_trajectories}); the file is damaged"
             )
-        self._resize("config", CONFIG_VARS, n_configs)
+        self._resize("config", self._config_vars, n_configs)
         self._resize("trajectory", TRAJECTORY_VARS, n_trajectories)
         self._f.attrs["n_configs"] = n_configs
         self._f.attrs["status"] = STATUS_RUNNING
         self.flush()
 
-    def append_configs(self, phi, chain, mc_time, action, accept_rate) -> None:
+    def append_configs(self, phi, chain, mc_time, action, accept_rate, **extra) -> None:
         values = dict(zip(CONFIG_VARS, map(_np, (phi, chain, mc_time, action, accept_rate))))
+        want = set(self._config_vars) - set(CONFIG_VARS)
+        if set(extra) != want:
+            raise LatticeMSIError(f"{self.path!r} records {sorted(want)} per configuration, got {sorted(extra)}")
+        values.update({k: _np(v) for k, v in extra.items()})
         n0, n = self.n_configs, values["phi"].shape[0]
-        self._resize("config", CONFIG_VARS, n0 + n)
+        self._resize("config", self._config_vars, n0 + n)
         for name, v in values.items():
             ds = self._f[name]
             ds[n0 : n0 + n] = v.astype(ds.dtype, copy=False)
@@ -175,6 +187,10 @@ class EnsembleWriter:
         self._resize("trajectory", TRAJECTORY_VARS, n0 + n)
         self._f["dH"][n0 : n0 + n] = dH
         self._f["accepted"][n0 : n0 + n] = accepted.astype(np.int8)
+
+    def read(self, name: str, start: int = 0, stop: int | None = None) -> np.ndarray:
+        """Records already written (per-config variables), for summaries of the file itself."""
+        return np.asarray(self._f[name][start : self.n_configs if stop is None else stop])
 
     def set_attrs(self, **attrs) -> None:
         for k, v in attrs.items():

@@ -49,6 +49,7 @@ class EnsembleConfig:
     shard: int = 0
     n_shards: int = 1
     cluster_every: int = 0  # a Swendsen–Wang sweep after every k-th trajectory (0: HMC only)
+    start_from: str = ""  # ensemble file whose configurations start the chains (model-seeded HMC); "": hot start
 
     def __post_init__(self):
         self.lattice  # validates L, d
@@ -58,6 +59,8 @@ class EnsembleConfig:
             require_int(name, getattr(self, name), 1)
         for name in ("therm", "seed", "cluster_every"):
             require_int(name, getattr(self, name), 0)
+        if not isinstance(self.start_from, str):
+            raise ConfigError(f"start_from = {self.start_from!r} must be a file path or ''")
         if self.dtype not in DTYPES:
             raise ConfigError(f"dtype = {self.dtype!r} is not one of {', '.join(DTYPES)}")
         if not (isinstance(self.n_shards, int) and self.n_shards >= 1 and 0 <= self.shard < self.n_shards):
@@ -90,7 +93,7 @@ class EnsembleConfig:
 
 
 # settings added after files were first written: an old file matches a run at these values
-IDENTITY_DEFAULTS = {"cluster_every": 0}
+IDENTITY_DEFAULTS = {"cluster_every": 0, "start_from": ""}
 
 
 def shard_seed(seed: int, shard: int) -> int:
@@ -122,7 +125,18 @@ class EnsembleResult:
 
 
 def _initial_state(cfg: EnsembleConfig, gen: torch.Generator, dtype, device) -> torch.Tensor:
-    """Hot start: φ_x ~ N(0, ¼) independently, from the run's own generator."""
+    """Hot start: φ_x ~ N(0, ¼) independently, from the run's own generator; or, with start_from,
+    configurations shard·chains … of that file (e.g. model samples: model-seeded HMC)."""
+    if cfg.start_from:
+        from ..io import read_ensemble
+
+        ens = read_ensemble(cfg.start_from)
+        if (int(ens.attrs["L"]), int(ens.attrs["d"])) != (cfg.L, cfg.d):
+            raise ConfigError(f"start_from {cfg.start_from!r} has L = {ens.attrs['L']}, d = {ens.attrs['d']}, not L = {cfg.L}, d = {cfg.d}")
+        lo, hi = cfg.shard * cfg.chains, (cfg.shard + 1) * cfg.chains
+        if ens.phi.shape[0] < hi:
+            raise ConfigError(f"start_from {cfg.start_from!r} holds {ens.phi.shape[0]} configurations, fewer than the {hi} chains need")
+        return ens.phi[lo:hi].to(dtype=dtype, device=device).clone()
     return 0.5 * torch.randn((cfg.chains,) + cfg.lattice.shape, generator=gen, dtype=dtype, device=device)
 
 
