@@ -120,6 +120,14 @@ def measure(
     def prim_est(*keys, f):
         return est(prim[:, [ix[k] for k in keys]], f)
 
+    def derived(*keys, f):
+        """A non-linear estimate that may be undefined at the means (ξ₂ with G̃(0) < G̃(k_min) in a
+        tiny ensemble): NaN with the rest of the table, rather than no table."""
+        try:
+            return prim_est(*keys, f=f)
+        except ConfigError:
+            return Estimate(float("nan"), float("nan"), float("nan"), float("nan"), 0, n, len(np.unique(chain)))
+
     connected = h != 0.0
     E = {
         "<M>": prim_est("M", f=lambda a: a[0]),
@@ -129,8 +137,8 @@ def measure(
         "<phi^2>": prim_est("phi2", f=lambda a: a[0]),
         "V<M^2>": prim_est("M2", f=lambda a: V * a[0]),
         "chi": (prim_est("M2", "M", f=lambda a: V * (a[0] - a[1] ** 2)) if connected else prim_est("M2", "absM", f=lambda a: V * (a[0] - a[1] ** 2))),
-        "U4": prim_est("M2", "M4", f=lambda a: binder_from_means(a[0], a[1])),
-        "xi2": prim_est("G0", "Gkmin", "M", f=(lambda a: xi2_from_means(a[0] - V * a[2] ** 2, a[1], L)) if connected else (lambda a: xi2_from_means(a[0], a[1], L))),
+        "U4": derived("M2", "M4", f=lambda a: binder_from_means(a[0], a[1])),
+        "xi2": derived("G0", "Gkmin", "M", f=(lambda a: xi2_from_means(a[0] - V * a[2] ** 2, a[1], L)) if connected else (lambda a: xi2_from_means(a[0], a[1], L))),
     }
     if "s" in feats:
         E["<S>/V"] = est(np.asarray(feats["s"])[:, None], lambda a: a[0])
