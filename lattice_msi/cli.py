@@ -86,6 +86,7 @@ def add_hmc_args(p: argparse.ArgumentParser, chains=16, therm=200, samples=100, 
     p.add_argument("--seed", type=_nonneg_int, default=0)
     p.add_argument("--dtype", choices=["float32", "float64"], default="float32")
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default)")
+    p.add_argument("--kernel", choices=["eager", "compiled"], default="eager", help="compiled: fused torch.compile trajectories (compiles once, then faster)")
     p.add_argument("--cluster-every", type=_nonneg_int, default=0, help="a Swendsen-Wang sweep after every N-th trajectory (0: off)")
     p.add_argument("--shard", type=_shard, default=None, help="INDEX/COUNT: run one shard of a multi-file ensemble")
     p.add_argument("--start-from", default="", help="ensemble file (e.g. model samples) whose configurations start the chains: model-seeded HMC")
@@ -124,6 +125,7 @@ def ensemble_config_from_args(args):
         shard=shard,
         n_shards=n_shards,
         cluster_every=args.cluster_every,
+        kernel=args.kernel,
         start_from=os.path.abspath(args.start_from) if args.start_from else "",
     )
 

@@ -247,3 +247,23 @@ def test_cluster_plus_hmc_interacting_point(tmp_path):
     for k, (v, e) in REFERENCE_L8.items():
         assert abs(m[k].pull(v, e)) < K_SIGMA, (k, str(m[k]))
     assert m["<M>"].tau_int < 3.0  # tunnelling is no longer slow (plain HMC: τ_int(M) ≈ 40 saves)
+
+
+@pytest.mark.slow  # ~15 s of compilation per integrator on 2 cores
+@pytest.mark.parametrize("integrator", ["leapfrog", "omelyan"])
+def test_compiled_kernel_matches_eager_trajectory(integrator):
+    """The fused torch.compile trajectory is the eager one to rounding (float64, with a field h)."""
+    from lattice_msi.mcmc.kernels import integrate_fused
+
+    lat = Lattice(4, 2)
+    act = Phi4Action(lat, Couplings(-1.0, 1.3, 0.2))
+    g = gen(0)
+    phi = 0.5 * torch.randn((5,) + lat.shape, generator=g, dtype=torch.float64)
+    p = torch.randn(phi.shape, generator=g, dtype=torch.float64)
+    x, q = phi.clone(), p.clone()
+    HMC(act, HMCConfig(0.1, 3, integrator)).integrate(x, q, 0.1, 3)
+    xc, qc = phi.clone(), p.clone()
+    integrate_fused(act, integrator, xc, qc, 0.1, 3)
+    torch.testing.assert_close(xc, x, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(qc, q, rtol=1e-12, atol=1e-12)
+    assert float((x - phi).abs().max()) > 1e-3  # it moved

@@ -49,6 +49,7 @@ class EnsembleConfig:
     shard: int = 0
     n_shards: int = 1
     cluster_every: int = 0  # a Swendsen–Wang sweep after every k-th trajectory (0: HMC only)
+    kernel: str = "eager"  # "compiled": fused torch.compile trajectories (same chain, faster)
     start_from: str = ""  # ensemble file whose configurations start the chains (model-seeded HMC); "": hot start
 
     def __post_init__(self):
@@ -80,7 +81,7 @@ class EnsembleConfig:
     @property
     def hmc_config(self) -> HMCConfig:
         require_finite("step_size", self.step_size)
-        return HMCConfig(self.step_size, self.n_leapfrog, self.integrator, self.target_accept)
+        return HMCConfig(self.step_size, self.n_leapfrog, self.integrator, self.target_accept, self.kernel)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -93,7 +94,7 @@ class EnsembleConfig:
 
 
 # settings added after files were first written: an old file matches a run at these values
-IDENTITY_DEFAULTS = {"cluster_every": 0, "start_from": ""}
+IDENTITY_DEFAULTS = {"cluster_every": 0, "start_from": "", "kernel": "eager"}
 
 
 def shard_seed(seed: int, shard: int) -> int:

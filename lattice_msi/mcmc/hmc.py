@@ -23,6 +23,7 @@ from ..lattice.action import Phi4Action
 
 OMELYAN_LAMBDA = 0.1931833275037836
 INTEGRATORS = ("leapfrog", "omelyan")
+KERNELS = ("eager", "compiled")  # compiled: the fused torch.compile trajectory (mcmc.kernels)
 
 
 @dataclass(frozen=True)
@@ -33,8 +34,11 @@ class HMCConfig:
     n_steps: int = 10
     integrator: str = "leapfrog"
     target_accept: float = 0.8
+    kernel: str = "eager"
 
     def __post_init__(self):
+        if self.kernel not in KERNELS:
+            raise ConfigError(f"kernel = {self.kernel!r} is not one of {', '.join(KERNELS)}")
         eps = require_finite("step_size", self.step_size)
         if eps <= 0:
             raise ConfigError(f"step_size = {self.step_size} must be positive")
@@ -83,6 +87,11 @@ class HMC:
     def integrate(self, phi: torch.Tensor, p: torch.Tensor, step_size: float, n_steps: int) -> None:
         """Integrate Hamilton's equations in place on (phi, p)."""
         eps = float(step_size)
+        if self.config.kernel == "compiled" and self.frozen is None:
+            from .kernels import integrate_fused
+
+            integrate_fused(self.action, self.config.integrator, phi, p, eps, n_steps)
+            return
         if self.config.integrator == "leapfrog":
             self._kick(phi, p, 0.5 * eps)
             for i in range(n_steps):
