@@ -167,3 +167,13 @@ def test_cli_density_correct_and_seeded_ensemble(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["ensemble", "--L", "4", "--chains", "32", "--therm", "0", "--samples", "1", "--start-from", plain, "--out", str(tmp_path / "y.h5"), "--no-progress"])
     assert "fewer than the 32 chains" in capsys.readouterr().err
+
+
+def test_low_ess_is_flagged():
+    x = torch.randn(200, 8, 8, generator=gen(9), dtype=torch.float64)
+    f = config_features(x, LAT)
+    lw = np.zeros(200)
+    lw[3] = 12.0  # one weight dominates
+    m = measure(f, 8, 2, log_weights=lw)
+    assert m.ess < 2 and "not reliable" in m.table() and m.to_dict()["ess_reliable"] is False
+    assert "not reliable" not in measure(f, 8, 2, log_weights=np.zeros(200)).table()

@@ -18,6 +18,9 @@ from ..stats import Estimate, format_value_error, gamma_method
 from .features import SCALARS, momentum_orbits
 
 
+MIN_RELIABLE_ESS = 20  # below this, the self-normalised ratio's error estimate itself is noise
+
+
 def binder_from_means(m2, m4):
     """U₄ = 1 − ⟨M⁴⟩ / (3 ⟨M²⟩²)."""
     return 1.0 - m4 / (3.0 * m2 * m2)
@@ -54,6 +57,8 @@ class Measurement:
             rows.append(f"{k:<14} {format_value_error(e.value, e.error):>18} {e.tau_int:>9.2f}")
         if self.ess is not None:
             rows.append(f"{'ESS/N':<14} {self.ess / self.n_configs:>18.4f}")
+            if self.ess < MIN_RELIABLE_ESS:
+                rows.append(f"warning: ESS = {self.ess:.1f} < {MIN_RELIABLE_ESS}: a few weights dominate, the errors above are not reliable")
         return "\n".join(rows)
 
     def to_dict(self) -> dict:
@@ -62,6 +67,7 @@ class Measurement:
         if self.ess is not None:
             out["ess"] = self.ess
             out["ess_fraction"] = self.ess / self.n_configs
+            out["ess_reliable"] = self.ess >= MIN_RELIABLE_ESS
         return out
 
 
