@@ -11,7 +11,8 @@ importance weights and independence Metropolis exact whatever the drift's qualit
 
 log det per step:
 - "exact": the full Jacobian on the generated components by forward-mode AD (one JVP per
-  component, batched, at most `max_batch` configurations in flight), then slogdet in float64.
+  component, vmapped over the directions so the primal pass runs once; at most `max_batch`
+  tangent configurations in flight), then slogdet in float64.
   Cost: V_free forward passes per step; for V up to a few hundred.
 - "hutchinson": log det(I + K) = Σ_k (−1)^{k+1} tr(K^k)/k, K = J − I, truncated at `order`
   terms, each trace estimated with `probes` Rademacher vectors (order JVPs per probe). The
@@ -30,7 +31,6 @@ import math
 from dataclasses import dataclass
 
 import torch
-import torch.autograd.forward_ad as fwAD
 
 from ..errors import ConfigError
 from ..interpolants.paths import WindowPath
@@ -55,58 +55,56 @@ def white_noise_log_density(x0: torch.Tensor, free: torch.Tensor) -> torch.Tenso
     return -0.5 * (z * z).sum(1) - 0.5 * z.shape[1] * math.log(2 * math.pi)
 
 
-def _jvp(f, x: torch.Tensor, v: torch.Tensor):
-    with fwAD.dual_level():
-        out = f(fwAD.make_dual(x, v))
-        y, t = fwAD.unpack_dual(out)
-    return y, t
-
-
 def _exact_logdet(f, x: torch.Tensor, free: torch.Tensor, max_batch: int):
-    """(f(x), log|det J_free|, n with det ≤ 0) for a per-sample map f, J by one JVP per free site."""
+    """(f(x), log|det J_free|, n with det ≤ 0) for a per-sample map f, J by one JVP per free site.
+
+    torch.func: the JVPs are vmapped over the tangent directions only, so the primal pass runs
+    once per chunk of samples and only the tangent pass is repeated per direction.
+    """
+    from torch.func import jvp, vmap
+
     B, shape, V, Vf = x.shape[0], x.shape[1:], x[0].numel(), len(free)
     chunk = max(1, max_batch // Vf)
     ys, lds, folded = [], [], 0
     eye = torch.zeros(Vf, V, dtype=x.dtype, device=x.device)
     eye[torch.arange(Vf), free] = 1.0
+    eye = eye.view((Vf, 1) + tuple(shape))
     for s in range(0, B, chunk):
         xc = x[s : s + chunk]
         c = xc.shape[0]
-        xr = xc.repeat_interleave(Vf, 0)
-        tang = eye.repeat(c, 1).view_as(xr)
-        y, jt = _jvp(f, xr, tang)
-        J = jt.reshape(c, Vf, V)[:, :, free].double()  # J[b, j, i] = ∂y_i/∂x_j: det is that of J
+        y, jt = vmap(lambda v: jvp(f, (xc,), (v,)), in_dims=0, out_dims=(None, 0))(eye.expand((Vf, c) + tuple(shape)))
+        J = jt.reshape(Vf, c, V).transpose(0, 1)[:, :, free].double()  # J[b, j, i] = ∂y_i/∂x_j: det is that of J
         sign, ld = torch.linalg.slogdet(J)
         folded += int((sign <= 0).sum())
-        ys.append(y.reshape((c, Vf) + tuple(shape))[:, 0])
+        ys.append(y)
         lds.append(ld)
     return torch.cat(ys), torch.cat(lds), folded
 
 
 def _hutchinson_logdet(f, x, free, probes: int, order: int, generator, max_batch: int):
-    """(f(x), estimate of log det(I + K), its standard error) with Rademacher probes."""
+    """(f(x), estimate of log det(I + K), its standard error) with Rademacher probes
+    (JVPs vmapped over the probes, the primal pass once per chunk)."""
+    from torch.func import jvp, vmap
+
     B, shape, V = x.shape[0], x.shape[1:], x[0].numel()
     chunk = max(1, max_batch // probes)
     ys, est, err = [], [], []
-    with torch.no_grad():
-        y_all = f(x)
     for s in range(0, B, chunk):
         xc = x[s : s + chunk]
         c = xc.shape[0]
-        xr = xc.repeat_interleave(probes, 0)
-        v = torch.zeros(c * probes, V, dtype=x.dtype, device=x.device)
-        r = torch.randint(0, 2, (c * probes, len(free)), generator=generator, device=generator.device).to(x.device)
-        v[:, free] = (2 * r - 1).to(x.dtype)
-        v = v.view_as(xr)
-        w, total = v, torch.zeros(c * probes, dtype=torch.float64, device=x.device)
+        v = torch.zeros(probes, c, V, dtype=x.dtype, device=x.device)
+        r = torch.randint(0, 2, (probes, c, len(free)), generator=generator, device=generator.device).to(x.device)
+        v[:, :, free] = (2 * r - 1).to(x.dtype)
+        v = v.view((probes, c) + tuple(shape))
+        step = vmap(lambda t: jvp(f, (xc,), (t,)), in_dims=0, out_dims=(None, 0))
+        w, total = v, torch.zeros(probes, c, dtype=torch.float64, device=x.device)
         for k in range(1, order + 1):
-            _, jw = _jvp(f, xr, w)
+            y, jw = step(w)
             w = jw - w  # K w
-            total += ((-1) ** (k + 1) / k) * (v * w).flatten(1).double().sum(1)
-        total = total.view(c, probes)
-        est.append(total.mean(1))
-        err.append(total.std(1) / math.sqrt(probes) if probes > 1 else torch.full((c,), float("nan"), dtype=torch.float64))
-        ys.append(y_all[s : s + chunk])
+            total += ((-1) ** (k + 1) / k) * (v * w).flatten(2).double().sum(2)
+        est.append(total.mean(0))
+        err.append(total.std(0) / math.sqrt(probes) if probes > 1 else torch.full((c,), float("nan"), dtype=torch.float64))
+        ys.append(y)
     return torch.cat(ys), torch.cat(est), torch.cat(err)
 
 
