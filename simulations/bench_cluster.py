@@ -19,14 +19,14 @@ from lattice_msi.mcmc import HMC, HMCConfig, StepSizeTuner, swendsen_wang
 from lattice_msi.stats import gamma_method
 
 
-def run(L, lam, chains, n_traj, cluster, seed=0):
+def run(L, lam, chains, n_traj, cluster, seed=0, therm=200):
     lat = Lattice(L, 2)
     c = Couplings(-4.0, lam)
     hmc = HMC(Phi4Action(lat, c), HMCConfig(0.1, 10))
     g = torch.Generator().manual_seed(seed)
     phi = 0.5 * torch.randn((chains,) + lat.shape, generator=g, dtype=torch.float64)
     tuner, eps = StepSizeTuner(0.1, 0.8), 0.1
-    for _ in range(200):
+    for _ in range(therm):
         r = hmc.trajectory(phi, g, eps)
         phi, eps = r.phi, tuner.update(r.accept_prob)
         if cluster:
@@ -41,9 +41,9 @@ def run(L, lam, chains, n_traj, cluster, seed=0):
         absM.append(M.abs())
         M2.append(M * M)
     dt = (time.perf_counter() - t0) / n_traj
-    ta = gamma_method(torch.stack(absM, 1).numpy()).tau_int
+    ea = gamma_method(torch.stack(absM, 1).numpy())
     tm = gamma_method(torch.stack(M2, 1).numpy()).tau_int
-    return ta, tm, dt
+    return ea.tau_int, tm, dt, ea.tau_int_error
 
 
 def main():
@@ -51,16 +51,17 @@ def main():
     ap.add_argument("--points", default="8:6.008,12:5.276,16:4.25")
     ap.add_argument("--chains", type=int, default=32)
     ap.add_argument("--traj", type=int, default=1000)
+    ap.add_argument("--therm", type=int, default=200, help="thermalisation trajectories (step size tuned meanwhile)")
     a = ap.parse_args()
     print(f"chains={a.chains} trajectories={a.traj} threads={torch.get_num_threads()} (τ in trajectories, time per trajectory for all chains)")
     print(f"{'L':>3} {'lam':>6} | {'HMC tau|M|':>10} {'tau M2':>7} {'ms':>6} | {'+SW tau|M|':>10} {'tau M2':>7} {'ms':>6} | cost ratio HMC/(HMC+SW) for |M|")
     for pt in a.points.split(","):
         L, lam = pt.split(":")
         L, lam = int(L), float(lam)
-        h = run(L, lam, a.chains, a.traj, False)
-        s = run(L, lam, a.chains, a.traj, True)
+        h = run(L, lam, a.chains, a.traj, False, therm=a.therm)
+        s = run(L, lam, a.chains, a.traj, True, therm=a.therm)
         ratio = (h[0] * h[2]) / (s[0] * s[2])
-        print(f"{L:>3} {lam:>6.3f} | {h[0]:>10.2f} {h[1]:>7.2f} {1e3 * h[2]:>6.1f} | {s[0]:>10.2f} {s[1]:>7.2f} {1e3 * s[2]:>6.1f} | {ratio:.2f}")
+        print(f"{L:>3} {lam:>6.3f} | {h[0]:>6.2f}({h[3]:.2f}) {h[1]:>7.2f} {1e3 * h[2]:>6.1f} | {s[0]:>6.2f}({s[3]:.2f}) {s[1]:>7.2f} {1e3 * s[2]:>6.1f} | {ratio:.2f}", flush=True)
 
 
 if __name__ == "__main__":

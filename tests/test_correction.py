@@ -177,3 +177,47 @@ def test_low_ess_is_flagged():
     m = measure(f, 8, 2, log_weights=lw)
     assert m.ess < 2 and "not reliable" in m.table() and m.to_dict()["ess_reliable"] is False
     assert "not reliable" not in measure(f, 8, 2, log_weights=np.zeros(200)).table()
+
+
+def test_density_sampling_resumes_to_the_same_file(tmp_path):
+    """A density run killed after its first batch, rerun, equals an uninterrupted run (log q included)."""
+    import h5py
+
+    from lattice_msi.tasks.to_file import sample_to_file
+
+    lat = Lattice(4, 2)
+    cfg = NetConfig(L=4, family="scalar", width=4, depth=1)
+    model = str(tmp_path / "m.pt")
+    train(cfg, TrainConfig(steps=10, batch=32, val_every=10), 0.5 * torch.randn(256, 4, 4, generator=gen(0)), model, progress=False)
+    net = DriftNet(cfg)
+    net.load_state_dict(torch.load(model, weights_only=True)["ema"])
+    act = Phi4Action(lat, Couplings(-1.0, 1.0, 0.1))
+    theory = {"m2": -1.0, "lam": 1.0, "h": 0.1, "L": 4, "d": 2}
+
+    def run(out, task):
+        return sample_to_file(task, net.eval(), 24, out, lat, theory, {"n": 24}, seed=3, batch=8, steps=4, progress=False,
+                              action=act, density="exact")
+
+    full = str(tmp_path / "full.h5")
+    run(full, tasks.posterior(lat, 0.1, b_min=0.2))
+    part = str(tmp_path / "part.h5")
+    task = tasks.posterior(lat, 0.1, b_min=0.2)
+    calls = {"n": 0}
+    orig = task.run_with_density
+
+    def dying(*a, **k):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt  # killed while sampling the third batch
+        return orig(*a, **k)
+
+    task.run_with_density = dying
+    with pytest.raises(KeyboardInterrupt):
+        run(part, task)
+    with h5py.File(part, "r") as f:
+        assert f["log_q"].shape[0] == 16 and f.attrs["status"] == "running"
+    run(part, tasks.posterior(lat, 0.1, b_min=0.2))
+    with h5py.File(full, "r") as a, h5py.File(part, "r") as b:
+        np.testing.assert_array_equal(a["phi"][:], b["phi"][:])
+        np.testing.assert_array_equal(a["log_q"][:], b["log_q"][:])
+        assert a.attrs["ess_fraction"] == b.attrs["ess_fraction"] and b.attrs["status"] == "complete"
