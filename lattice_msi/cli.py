@@ -241,7 +241,10 @@ def cmd_sample(args) -> int:
     from .models import load_model
     from .tasks.to_file import sample_to_file
 
-    net, meta = load_model(args.model)
+    device = _resolve_device(args.device)
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise LatticeMSIError(f"--device {args.device}: CUDA is not available here")
+    net, meta = load_model(args.model, device=device)
     lattice = Lattice(net.cfg.L, net.cfg.d)
     theory = {k: float(meta[k]) for k in ("m2", "lam", "h") if k in meta}
     params = {}
@@ -298,7 +301,7 @@ def cmd_sample(args) -> int:
     theory.update(L=lattice.L, d=lattice.d)
     n = sample_to_file(task, net, args.n, args.out, lattice, theory, run_config, args.seed, batch=args.batch, steps=args.steps,
                        method=args.method, progress=not args.no_progress, dtype=torch.float32, action=action,
-                       density=args.density, density_kw=density_kw if args.density else None)
+                       density=args.density, density_kw=density_kw if args.density else None, device=device)
     print(f"{args.out}: {n} configurations of task {args.task}")
     if args.density is not None:
         from .io import read_attrs
@@ -398,6 +401,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--probes", type=_positive_int, default=4, help="hutchinson: probe vectors per sample and step")
     sp.add_argument("--order", type=_positive_int, default=6, help="hutchinson: terms of the log-det series")
     sp.add_argument("--max-batch", type=_positive_int, default=4096, help="density: configurations in flight per JVP batch (memory bound)")
+    sp.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (ODE methods; the SDE noise comes from a CPU generator)")
     sp.add_argument("--seed", type=_nonneg_int, default=0)
     sp.add_argument("--out", required=True)
     sp.add_argument("--no-progress", action="store_true")

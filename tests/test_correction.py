@@ -160,6 +160,10 @@ def test_cli_density_correct_and_seeded_ensemble(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["sample", "--model", model, "--task", "generate", "--n", "4", "--method", "em", "--density", "exact", "--out", str(tmp_path / "x.h5")])
     assert "deterministic" in capsys.readouterr().err and not os.path.exists(tmp_path / "x.h5")
+    if not torch.cuda.is_available():
+        with pytest.raises(SystemExit):
+            main(["sample", "--model", model, "--task", "generate", "--n", "4", "--device", "cuda", "--out", str(tmp_path / "c.h5")])
+        assert "CUDA is not available" in capsys.readouterr().err
     ens = str(tmp_path / "seeded.h5")
     assert main(["ensemble", "--L", "4", "--m2", "-1", "--lam", "1", "--chains", "4", "--therm", "0", "--samples", "2",
                  "--start-from", plain, "--out", ens, "--no-progress"]) == 0

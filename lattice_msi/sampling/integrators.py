@@ -150,6 +150,8 @@ def sample(
     if not torch.isfinite(x_init).all():
         raise ConfigError("x_init contains non-finite values")
     grid = check_grid(grid)
+    if method in ("em", "sde-heun") and torch.device(generator.device).type != x_init.device.type:
+        raise ConfigError(f"the SDE draws its noise on {x_init.device}: give it a generator there, not on {generator.device}")
     fam = path.family
     x = x_init.clone()
     dtype, dev = x.dtype, x.device

@@ -40,9 +40,11 @@ class Task:
         method: str = "heun",
         eps: float | str | None = None,
         dtype=torch.float64,
+        device=None,
     ) -> SampleResult:
-        """n samples: initial state from the task, then the sampler along its path."""
-        x0 = self.init(n, generator, dtype)
+        """n samples: initial state from the task (drawn from `generator`), then the sampler along
+        its path on `device` (default: the generator's)."""
+        x0 = self.init(n, generator, dtype).to(device or generator.device)
         fixed = None
         if self.fixed is not None:
             mask, values = self.fixed
@@ -58,22 +60,22 @@ class Task:
         mask, values = self.fixed
         return mask.to(x0.device), values.to(dtype=x0.dtype, device=x0.device)
 
-    def calibrate_shift(self, drift, n: int, generator: torch.Generator, steps: int = 64, method: str = "heun", dtype=torch.float64):
+    def calibrate_shift(self, drift, n: int, generator: torch.Generator, steps: int = 64, method: str = "heun", dtype=torch.float64, device=None):
         """The tilt's mean-matching shift estimated on n samples of their own (None: the task has none)."""
         if self.tilt is None:
             return None
         with torch.no_grad():
-            return self.run(drift, n, generator, steps=steps, method=method, dtype=dtype).shift
+            return self.run(drift, n, generator, steps=steps, method=method, dtype=dtype, device=device).shift
 
     def run_with_density(self, drift, n: int, generator: torch.Generator, steps: int = 64, method: str = "heun",
-                         logdet: str = "exact", shift=None, dtype=torch.float64, **kw) -> DensityResult:
+                         logdet: str = "exact", shift=None, dtype=torch.float64, device=None, **kw) -> DensityResult:
         """n samples with the log-density of the map that produced them (see sampling.density).
 
         A tilt with mean matching needs `shift` from calibrate_shift on a separate batch.
         """
         if not self.white_init:
             raise ConfigError(f"task {self.name!r} starts from a law whose density is not tracked here; the density needs a start from white noise")
-        x0 = self.init(n, generator, dtype)
+        x0 = self.init(n, generator, dtype).to(device or generator.device)
         return sample_with_density(self.drift_for(drift), self.path, x0, self.path.grid(steps), method, self._fixed(x0), shift,
                                    logdet, generator=generator, **kw)
 

@@ -32,7 +32,7 @@ def _weight_attrs(writer, seed: int) -> dict:
 
 def sample_to_file(task, drift, n: int, out: str, lattice, theory: dict, run_config: dict, seed: int,
                    batch: int = 256, steps: int = 64, method: str = "heun", eps=None, progress: bool = True,
-                   dtype=torch.float32, action=None, density: str | None = None, density_kw: dict | None = None) -> int:
+                   dtype=torch.float32, action=None, density: str | None = None, density_kw: dict | None = None, device=None) -> int:
     """Write n samples of `task` with `drift` to `out`; returns the number of configurations.
 
     density: None, or "exact"/"hutchinson": record log q of each configuration under the map
@@ -56,14 +56,14 @@ def sample_to_file(task, drift, n: int, out: str, lattice, theory: dict, run_con
     shift = None if res.state is None else res.state.get("shift")
     if density is not None and shift is None:
         g_cal = torch.Generator().manual_seed(int(np.random.SeedSequence([seed, 1]).generate_state(1)[0]))
-        shift = task.calibrate_shift(drift, CALIBRATION_SAMPLES, g_cal, steps=steps, method=method, dtype=dtype)
+        shift = task.calibrate_shift(drift, CALIBRATION_SAMPLES, g_cal, steps=steps, method=method, dtype=dtype, device=device)
     extra = () if density is None else (("log_q",) if density == "exact" else ("log_q", "log_q_err"))
 
     def run_batch(k):
         if density is None:
             with torch.no_grad():
-                return task.run(drift, k, g, steps=steps, method=method, eps=eps, dtype=dtype).x, {}
-        r = task.run_with_density(drift, k, g, steps=steps, method=method, logdet=density, shift=shift, dtype=dtype, **density_kw)
+                return task.run(drift, k, g, steps=steps, method=method, eps=eps, dtype=dtype, device=device).x, {}
+        r = task.run_with_density(drift, k, g, steps=steps, method=method, logdet=density, shift=shift, dtype=dtype, device=device, **density_kw)
         if r.n_folded:
             raise LatticeMSIError(f"{r.n_folded} step Jacobians with det <= 0: the map folds, its density is not valid (use more --steps)")
         rec = {"log_q": r.log_q}
@@ -97,7 +97,8 @@ def sample_to_file(task, drift, n: int, out: str, lattice, theory: dict, run_con
         writer.append_configs(x, torch.zeros(k, dtype=torch.int32), torch.arange(done, done + k), act, torch.ones(k), **rec)
         writer.flush()
         done += k
-        save_state(spath, {"identity": ident, "rng": g.get_state(), "n_configs": done, "n_trajectories": 0, "shift": shift})
+        save_state(spath, {"identity": ident, "rng": g.get_state(), "n_configs": done, "n_trajectories": 0,
+                           "shift": None if shift is None else shift.cpu()})
         bar.update(k)
     bar.close()
     if density is not None:
