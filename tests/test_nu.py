@@ -71,3 +71,28 @@ def test_mixture_refuses_two_families():
         MixtureNu([(SiteNu(LAT), 1), (ModeNu(LAT), 1)])
     with pytest.raises(ConfigError, match="block = 3"):
         BlockNu(LAT, 3)
+
+
+def test_known_region_nu_has_inpainting_operators():
+    """α = 0 on a known region, one shared α elsewhere; all four region kinds occur, the half slab
+    is exactly half the lattice."""
+    from lattice_msi.interpolants import KnownRegionNu
+
+    lat = Lattice(8, 2)
+    nu = KnownRegionNu(lat)
+    g = torch.Generator().manual_seed(0)
+    a = nu.alpha(400, g, torch.float64)
+    for i in range(400):
+        free = a[i][a[i] > 0]
+        assert len(free) == 0 or torch.allclose(free, free[0].expand_as(free))
+    g = torch.Generator().manual_seed(0)
+    m = nu.masks(400, g)
+    counts = m.flatten(1).sum(1)
+    assert (counts == 32).sum() > 100  # half slabs and checkerboards
+    assert (counts == 16).sum() > 50  # L/2 blocks
+    assert len(torch.unique(counts)) > 10  # Bernoulli regions
+    x1 = torch.randn(16, 8, 8, generator=g, dtype=torch.float64)
+    b = nu.draw(x1, g)
+    known = b.op.a.expand_as(x1) == 0
+    assert b.op.family.name == "site" and known.any()
+    torch.testing.assert_close(b.x[known], x1[known])  # the known region is the data itself

@@ -25,6 +25,6 @@ __all__ = [
     "TiltedDrift", "TiltDomainError",
 ]
 
-from .nu import BlockNu, MixtureNu, ModeNu, Nu, ScalarNu, SiteNu, TrainingBatch, eta_from_prediction  # noqa: E402
+from .nu import BlockNu, KnownRegionNu, MixtureNu, ModeNu, Nu, ScalarNu, SiteNu, TrainingBatch, eta_from_prediction  # noqa: E402
 
-__all__ += ["Nu", "ScalarNu", "SiteNu", "BlockNu", "ModeNu", "MixtureNu", "TrainingBatch", "eta_from_prediction"]
+__all__ += ["Nu", "ScalarNu", "SiteNu", "BlockNu", "KnownRegionNu", "ModeNu", "MixtureNu", "TrainingBatch", "eta_from_prediction"]

@@ -3,7 +3,8 @@
 With B = Id − A the network regresses the target x0 − x1, and then (MATH.md §3)
     η0 = x + (Id − A) η̂,    η1 = x − A η̂
 (`eta_from_prediction`). ν decides which tasks a model can do: scalar α ~ U[0,1] (generation),
-per-site α ~ U[0,1]^V (any order, inpainting), block-constant α (block orders), per-mode Fourier
+per-site α ~ U[0,1]^V (any order), known regions with one shared α elsewhere (inpainting),
+block-constant α (block orders), per-mode Fourier
 α (i.i.d. per ±k pair, or the α of a random coarse-to-fine frontier: superres, multiscale),
 and mixtures of these within one family.
 """
@@ -97,6 +98,46 @@ class BlockNu(Nu):
         for ax in range(1, self.lattice.d + 1):
             a = a.repeat_interleave(self.block, dim=ax)
         return a
+
+
+class KnownRegionNu(Nu):
+    """The operators of inpainting: per sample a known region (α = 0 for the whole path) and one
+    α ~ U[0,1] shared by the other sites. Regions: a slab of half the lattice (random axis and
+    offset, periodic), a checkerboard (random parity), an L/2 block at a random place, or
+    Bernoulli sites with a random density."""
+
+    name = "known-region"
+    KINDS = 4
+
+    def __init__(self, lattice: Lattice):
+        super().__init__(lattice, SiteFamily(lattice))
+
+    def masks(self, n: int, g: torch.Generator) -> torch.Tensor:
+        lat = self.lattice
+        coords = torch.stack(torch.meshgrid(*[torch.arange(lat.L)] * lat.d, indexing="ij"))  # (d, L, ..., L)
+        kind = torch.randint(0, self.KINDS, (n,), generator=g)
+        axis = torch.randint(0, lat.d, (n,), generator=g)
+        off = torch.randint(0, lat.L, (n, lat.d), generator=g)
+        dens = 0.1 + 0.8 * torch.rand(n, generator=g, dtype=torch.float64)
+        bern = torch.rand((n,) + lat.shape, generator=g, dtype=torch.float64)
+        out = torch.empty((n,) + lat.shape, dtype=torch.bool)
+        for i in range(n):
+            shifted = (coords - off[i].view((lat.d,) + (1,) * lat.d)) % lat.L
+            k = int(kind[i])
+            if k == 0:
+                out[i] = shifted[int(axis[i])] < lat.L // 2
+            elif k == 1:
+                out[i] = (coords.sum(0) + int(off[i, 0])) % 2 == 0
+            elif k == 2:
+                out[i] = (shifted < max(1, lat.L // 2)).all(0)
+            else:
+                out[i] = bern[i] < dens[i]
+        return out
+
+    def alpha(self, n, g, dtype):
+        known = self.masks(n, g)
+        u = torch.rand((n,) + (1,) * self.lattice.d, generator=g, dtype=dtype)
+        return torch.where(known, torch.zeros((), dtype=dtype), u.expand((n,) + self.lattice.shape))
 
 
 class ModeNu(Nu):

@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 import torch
 
 from ..errors import ConfigError, FileMismatchError, require_int
-from ..interpolants import BlockNu, MixtureNu, ModeNu, ScalarNu, SiteNu
+from ..interpolants import BlockNu, KnownRegionNu, MixtureNu, ModeNu, ScalarNu, SiteNu
 from ..io import save_state
 from ..lattice.geometry import Lattice
 from ..models import DriftNet, NetConfig
@@ -61,7 +61,7 @@ def default_nu(lattice: Lattice, family: str):
     if family == "scalar":
         return ScalarNu(lattice)
     if family == "site":
-        comps = [(ScalarNu(lattice), 1.0), (SiteNu(lattice), 1.0)]
+        comps = [(ScalarNu(lattice), 1.0), (SiteNu(lattice), 1.0), (KnownRegionNu(lattice), 1.0)]
         if lattice.L % 2 == 0:
             comps.append((BlockNu(lattice, 2), 1.0))
         return MixtureNu(comps)
