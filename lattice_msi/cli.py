@@ -316,7 +316,8 @@ def cmd_demo(args) -> int:
     from .demo import run_demo
 
     run_demo(args.out_dir, L=args.L, chains=args.chains, samples=args.samples, progress=not args.no_progress,
-             m2=args.m2, lam=args.lam, h=args.h, train_steps=args.train_steps, n_gen=args.n_gen, n_exact=args.n_exact)
+             m2=args.m2, lam=args.lam, h=args.h, train_steps=args.train_steps, n_gen=args.n_gen, n_exact=args.n_exact,
+             device=_resolve_device(args.device))
     return 0
 
 
@@ -418,6 +419,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--train-steps", type=_positive_int, default=1500)
     d.add_argument("--n-gen", type=_positive_int, default=2000, help="generated configurations per task")
     d.add_argument("--n-exact", type=_nonneg_int, default=256, help="samples with exact log-density for the corrected rows (0: none)")
+    d.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default: a GPU when there is one)")
     d.add_argument("--no-progress", action="store_true")
     d.set_defaults(func=cmd_demo)
     return p

@@ -99,7 +99,7 @@ MASS_SHIFT = 0.25  # the demo's mass-shift task: m² → m² + c (a heavier mass
 EXACT_STEPS = 8  # Heun steps of the samples whose density is computed (exactness does not depend on it)
 
 
-def model_section(out_dir, L, m2, lam, h, chains, samples, train_steps, n_gen, progress, n_exact=256) -> tuple[list[str], dict]:
+def model_section(out_dir, L, m2, lam, h, chains, samples, train_steps, n_gen, progress, n_exact=256, device="cpu") -> tuple[list[str], dict]:
     """Train a model on the HMC ensemble; generate, sample the posterior at h and inpaint; compare with HMC."""
     from . import tasks
     from .io import read_ensemble
@@ -110,7 +110,7 @@ def model_section(out_dir, L, m2, lam, h, chains, samples, train_steps, n_gen, p
     from .training import TrainConfig, train
 
     lat = Lattice(L, 2)
-    base = dict(L=L, m2=m2, lam=lam, chains=chains, therm=300, samples=samples, every=2)
+    base = dict(L=L, m2=m2, lam=lam, chains=chains, therm=300, samples=samples, every=2, device=device)
     ref_path = os.path.join(out_dir, f"phi4_L{L}.h5")
     post_path = os.path.join(out_dir, f"phi4_L{L}_h{h:g}.h5")
     run_ensemble(EnsembleConfig(**base, seed=2), ref_path, progress=progress)
@@ -122,8 +122,8 @@ def model_section(out_dir, L, m2, lam, h, chains, samples, train_steps, n_gen, p
     ckpt = os.path.join(out_dir, f"model_L{L}.pt")
     ncfg = NetConfig(L=L, family="site", width=16, depth=3)
     train(ncfg, TrainConfig(steps=train_steps, batch=64, lr=2e-3, val_every=max(1, train_steps // 5)), ens.phi.float(), ckpt,
-          meta={"m2": m2, "lam": lam, "h": 0.0}, progress=progress)
-    net, _ = load_model(ckpt)
+          meta={"m2": m2, "lam": lam, "h": 0.0}, device=device, progress=progress)
+    net, _ = load_model(ckpt, device=device)
     mask = torch.zeros(lat.shape, dtype=torch.bool)
     mask[: L // 2] = True
     observed = ens.by_chain()[0, -1].double()
@@ -138,7 +138,7 @@ def model_section(out_dir, L, m2, lam, h, chains, samples, train_steps, n_gen, p
         files[name] = os.path.join(out_dir, f"model_L{L}_{name}.h5")
         th = dict(theory, L=L, d=2)
         sample_to_file(task, net, n, files[name], lat, th, {"model": ckpt, "task": name, "n": n, "seed": 7}, seed=7,
-                       batch=500, steps=32, progress=progress, action=Phi4Action(lat, Couplings(theory["m2"], theory["lam"], theory["h"])))
+                       batch=500, steps=32, progress=progress, device=device, action=Phi4Action(lat, Couplings(theory["m2"], theory["lam"], theory["h"])))
     exact_files = {}
     if n_exact:
         for name in ("generate", "posterior"):
@@ -146,7 +146,7 @@ def model_section(out_dir, L, m2, lam, h, chains, samples, train_steps, n_gen, p
             exact_files[name] = os.path.join(out_dir, f"model_L{L}_{name}_density.h5")
             sample_to_file(task, net, n_exact, exact_files[name], lat, dict(theory, L=L, d=2),
                            {"model": ckpt, "task": name, "n": n_exact, "seed": 11, "density": "exact", "steps": EXACT_STEPS}, seed=11,
-                           batch=64, steps=EXACT_STEPS, progress=progress, density="exact",
+                           batch=64, steps=EXACT_STEPS, progress=progress, density="exact", device=device,
                            action=Phi4Action(lat, Couplings(theory["m2"], theory["lam"], theory["h"])))
     m_ref, _ = measure_files(ref_path)
     m_post, _ = measure_files(post_path)
@@ -203,13 +203,14 @@ def model_section(out_dir, L, m2, lam, h, chains, samples, train_steps, n_gen, p
 
 
 def run_demo(out_dir: str, L: int = 8, chains: int = 32, samples: int = 500, progress: bool = True,
-             m2: float = -4.0, lam: float = 4.572, h: float = 0.02, train_steps: int = 1500, n_gen: int = 2000, n_exact: int = 256) -> str:
+             m2: float = -4.0, lam: float = 4.572, h: float = 0.02, train_steps: int = 1500, n_gen: int = 2000, n_exact: int = 256,
+             device: str = "cpu") -> str:
     os.makedirs(out_dir, exist_ok=True)
     lines = ["# lattice_msi demo report", ""]
 
     # 1. free field against exact results
     lat = Lattice(L, 2)
-    fcfg = EnsembleConfig(L=L, m2=0.5, lam=0.0, chains=chains, therm=100, samples=samples, every=2, dtype="float64", seed=1)
+    fcfg = EnsembleConfig(L=L, m2=0.5, lam=0.0, chains=chains, therm=100, samples=samples, every=2, dtype="float64", seed=1, device=device)
     fpath = os.path.join(out_dir, "free_L%d.h5" % L)
     run_ensemble(fcfg, fpath, progress=progress)
     fens = read_ensemble(fpath)
@@ -233,7 +234,7 @@ def run_demo(out_dir: str, L: int = 8, chains: int = 32, samples: int = 500, pro
     lines += oracle_tasks_section(lat, fcfg.couplings)
 
     # 2. the interacting point: HMC against independent reference values (L = 8)
-    icfg = EnsembleConfig(L=L, m2=m2, lam=lam, chains=chains, therm=300, samples=samples, every=2, seed=2)
+    icfg = EnsembleConfig(L=L, m2=m2, lam=lam, chains=chains, therm=300, samples=samples, every=2, seed=2, device=device)
     ipath = os.path.join(out_dir, "phi4_L%d.h5" % L)
     run_ensemble(icfg, ipath, progress=progress)
     isum = summarize(read_ensemble(ipath).by_chain(), lat)
@@ -249,7 +250,7 @@ def run_demo(out_dir: str, L: int = 8, chains: int = 32, samples: int = 500, pro
     lines.append("")
 
     # 3. one trained model, several tasks, each compared with MCMC
-    mlines, msummary = model_section(out_dir, L, m2, lam, h, chains, samples, train_steps, n_gen, progress, n_exact)
+    mlines, msummary = model_section(out_dir, L, m2, lam, h, chains, samples, train_steps, n_gen, progress, n_exact, device)
     lines += mlines
 
     report = os.path.join(out_dir, "report.md")
