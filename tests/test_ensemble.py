@@ -72,16 +72,21 @@ def _cli(*args, **kw):
 ARGS = ["ensemble", "--L", "8", "--chains", "4", "--samples", "200", "--every", "1", "--seed", "3", "--no-progress"]
 
 
-@pytest.mark.parametrize("phase", ["therm", "production"])
-def test_sigkill_then_resume_is_identical(tmp_path, phase):
+@pytest.mark.parametrize(
+    "phase, kernel",
+    [("therm", "eager"), ("production", "eager"), pytest.param("production", "compiled", marks=pytest.mark.slow)],
+)
+def test_sigkill_then_resume_is_identical(tmp_path, phase, kernel):
+    """compiled: chains-last fields and SW moves, checkpointed in that layout."""
     therm = "400" if phase == "therm" else "20"
     full = str(tmp_path / "full.h5")
     cut = str(tmp_path / "cut.h5")
-    r = _cli(*ARGS, "--therm", therm, "--out", full)
+    args = ARGS + (["--kernel", "compiled", "--cluster-every", "2"] if kernel == "compiled" else [])
+    r = _cli(*args, "--therm", therm, "--out", full)
     assert r.returncode == 0, r.stderr
-    proc = subprocess.Popen([sys.executable, "-m", "lattice_msi.cli", *ARGS, "--therm", therm, "--out", cut])
+    proc = subprocess.Popen([sys.executable, "-m", "lattice_msi.cli", *args, "--therm", therm, "--out", cut])
     state = cut + ".resume"
-    deadline = time.time() + 60
+    deadline = time.time() + (60 if kernel == "eager" else 180)
     while time.time() < deadline:
         if os.path.exists(state):
             try:
@@ -98,7 +103,7 @@ def test_sigkill_then_resume_is_identical(tmp_path, phase):
         read_ensemble(cut)
     partial = read_ensemble(cut, allow_incomplete=True)
     assert partial.phi.shape[0] < 800
-    r = _cli(*ARGS, "--therm", therm, "--out", cut)
+    r = _cli(*args, "--therm", therm, "--out", cut)
     assert r.returncode == 0, r.stderr
     assert "resumed" in r.stdout or phase == "therm"
     a, b = read_ensemble(full), read_ensemble(cut)

@@ -249,21 +249,81 @@ def test_cluster_plus_hmc_interacting_point(tmp_path):
     assert m["<M>"].tau_int < 3.0  # tunnelling is no longer slow (plain HMC: τ_int(M) ≈ 40 saves)
 
 
-@pytest.mark.slow  # ~15 s of compilation per integrator on 2 cores
+@pytest.mark.slow  # ~20 s of compilation on 2 cores
+def test_compiled_chains_last_with_cluster_interacting_point(tmp_path):
+    """run_ensemble with kernel="compiled" (chains-last fields) and SW agrees with the L = 8 reference."""
+    from lattice_msi.mcmc import EnsembleConfig, run_ensemble
+    from lattice_msi.observables import measure_files
+
+    out = str(tmp_path / "c.h5")
+    run_ensemble(EnsembleConfig(L=8, chains=32, therm=100, samples=300, every=2, cluster_every=1, seed=9, kernel="compiled"), out, progress=False)
+    m, _ = measure_files(out)
+    for k, (v, e) in REFERENCE_L8.items():
+        assert abs(m[k].pull(v, e)) < K_SIGMA, (k, str(m[k]))
+
+
+@pytest.mark.slow  # ~15 s of compilation per integrator and layout on 2 cores
+@pytest.mark.parametrize("layout", ["chains-first", "chains-last"])
 @pytest.mark.parametrize("integrator", ["leapfrog", "omelyan"])
-def test_compiled_kernel_matches_eager_trajectory(integrator):
-    """The fused torch.compile trajectory is the eager one to rounding (float64, with a field h)."""
-    from lattice_msi.mcmc.kernels import integrate_fused
+def test_compiled_kernel_matches_eager_trajectory(integrator, layout, monkeypatch):
+    """The fused torch.compile trajectory is the eager one to rounding (float64, with a field h),
+    in either memory layout; chains-last in several blocks, the last one partial."""
+    from lattice_msi.mcmc import kernels
 
     lat = Lattice(4, 2)
     act = Phi4Action(lat, Couplings(-1.0, 1.3, 0.2))
     g = gen(0)
-    phi = 0.5 * torch.randn((5,) + lat.shape, generator=g, dtype=torch.float64)
+    phi = 0.5 * torch.randn((40,) + lat.shape, generator=g, dtype=torch.float64)
     p = torch.randn(phi.shape, generator=g, dtype=torch.float64)
     x, q = phi.clone(), p.clone()
     HMC(act, HMCConfig(0.1, 3, integrator)).integrate(x, q, 0.1, 3)
-    xc, qc = phi.clone(), p.clone()
-    integrate_fused(act, integrator, xc, qc, 0.1, 3)
+    prep = kernels.to_chains_last if layout == "chains-last" else torch.clone
+    monkeypatch.setattr(kernels, "CPU_BLOCK_BYTES_CHAINS_LAST", 16 * lat.volume * 8)  # blocks of 16, 16, 8 chains
+    xc, qc = prep(phi), prep(p)
+    kernels.integrate_fused(act, integrator, xc, qc, 0.1, 3)
+    assert kernels.is_chains_last(xc) == (layout == "chains-last")
     torch.testing.assert_close(xc, x, rtol=1e-12, atol=1e-12)
     torch.testing.assert_close(qc, q, rtol=1e-12, atol=1e-12)
     assert float((x - phi).abs().max()) > 1e-3  # it moved
+
+
+def test_chains_last_layout_is_the_same_field():
+    """A chains-last field (memory order (L, L, B)) has the same action and force, and an HMC
+    trajectory keeps it chains-last; its momenta are drawn in memory order, so the trajectory is
+    that of the contiguous field with p = the (L, L, B) draw, permuted."""
+    from lattice_msi.mcmc.layout import is_chains_last, to_chains_last
+
+    lat = Lattice(6, 2)
+    act = Phi4Action(lat, Couplings(-1.0, 1.3, 0.2))
+    phi = 0.5 * torch.randn((7,) + lat.shape, generator=gen(1), dtype=torch.float64)
+    cl = to_chains_last(phi)
+    assert is_chains_last(cl) and not is_chains_last(phi) and to_chains_last(cl) is cl
+    torch.testing.assert_close(act.action(cl), act.action(phi), rtol=1e-14, atol=0)  # sums in another order
+    assert torch.equal(act.force(cl), act.force(phi))
+    hmc = HMC(act, HMCConfig(0.1, 5))
+    r = hmc.trajectory(cl, gen(2))
+    assert is_chains_last(r.phi)
+    p = torch.randn((6, 6, 7), generator=gen(2), dtype=torch.float64).permute(2, 0, 1)
+    x, q = phi.clone(), p.clone()
+    h0 = hmc.hamiltonian(phi, p)
+    hmc.integrate(x, q, 0.1, 5)
+    torch.testing.assert_close(r.dH, hmc.hamiltonian(x, q) - h0, rtol=0, atol=1e-10)
+    expect = torch.where(r.accepted.view(-1, 1, 1), x, phi)
+    torch.testing.assert_close(r.phi, expect, rtol=0, atol=1e-12)
+    assert 0 < int(r.accepted.sum())
+
+
+def test_cluster_components_match_label_propagation():
+    """The CPU path (connected components of all chains' bond graph) and the device path (min-label
+    propagation) give every site the same label — the smallest site index of its cluster — in d = 1, 2, 3."""
+    from lattice_msi.mcmc.cluster import _labels_components, _labels_propagation, bonds
+
+    for shape, shift in (((3, 17), 0.2), ((5, 8, 8), 0.0), ((4, 6, 6), 0.6), ((2, 4, 4, 4), 0.3)):
+        g = gen(sum(shape))
+        phi = torch.randn(shape, generator=g, dtype=torch.float64) + shift
+        axes = tuple(range(1, len(shape)))
+        b = bonds(phi, axes, g)
+        lab = _labels_components(b, axes)
+        assert torch.equal(lab, _labels_propagation(b, axes)), shape
+        n_clusters = sum(len(torch.unique(lab[i])) for i in range(shape[0]))
+        assert 1 < n_clusters < lab.numel()  # neither all merged nor all single sites

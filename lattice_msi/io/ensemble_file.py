@@ -254,7 +254,7 @@ def resume_output(path: str, identity: dict, state_file: str, defaults: dict | N
 
 def _np(x) -> np.ndarray:
     if isinstance(x, torch.Tensor):
-        return x.detach().cpu().numpy()
+        return np.ascontiguousarray(x.detach().cpu().numpy())
     return np.asarray(x)
 
 

@@ -32,6 +32,15 @@ def neighbour_sum(phi: torch.Tensor, axes, out: torch.Tensor | None = None) -> t
     return out
 
 
+def forward_neighbour(phi: torch.Tensor, a: int) -> torch.Tensor:
+    """φ_{x+μ̂} along axis a (periodic): the values of torch.roll(phi, -1, a), in phi's memory layout."""
+    n = phi.shape[a]
+    out = torch.empty_like(phi)
+    out.narrow(a, 0, n - 1).copy_(phi.narrow(a, 1, n - 1))
+    out.narrow(a, n - 1, 1).copy_(phi.narrow(a, 0, 1))
+    return out
+
+
 class Phi4Action:
     """φ⁴ lattice action on a periodic lattice; callable as action(phi) -> S of shape (B,)."""
 
@@ -49,7 +58,7 @@ class Phi4Action:
         axes = self.lattice.axes
         phi2 = phi * phi
         dens = self._mass * phi2 + c.lam * phi2 * phi2 - c.h * phi
-        hop = sum(phi * torch.roll(phi, -1, dims=a) for a in axes)
+        hop = sum(phi * forward_neighbour(phi, a) for a in axes)
         dens = dens - 2.0 * hop
         acc = torch.float64 if phi.dtype in (torch.float16, torch.bfloat16, torch.float32) else phi.dtype
         return dens.sum(dim=axes, dtype=acc)

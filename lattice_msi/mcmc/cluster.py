@@ -8,12 +8,16 @@ P(+) = 1/(1 + exp(−2h Σ_{x∈C} |φ_x|)). This leaves e^{−S} invariant (det
 joint bond–spin measure) and changes the magnetization by whole domains at a time, which is
 what removes critical slowing down of |M|; it never changes |φ|, so it is combined with HMC.
 
-Clusters are found for all chains at once by min-label propagation on the bond graph (periodic,
-d ≤ 4), iterated to convergence with pointer jumping.
+Clusters are found for all chains at once: on the CPU as the connected components of the bond
+graph of all chains together (scipy.sparse.csgraph, linear in the number of sites); on other
+devices by min-label propagation, iterated to convergence with pointer jumping (its number of
+sweeps grows with the cluster diameter). Both give each site the smallest flat site index of its
+cluster, so the new signs, drawn per label, are the same on either path.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 
@@ -30,6 +34,46 @@ def bonds(phi: torch.Tensor, axes, generator: torch.Generator) -> list[torch.Ten
 
 def cluster_labels(bond: list[torch.Tensor], axes) -> torch.Tensor:
     """Label of each site's cluster (the smallest flat site index in it), per chain."""
+    if bond[0].device.type == "cpu":
+        return _labels_components(bond, axes)
+    return _labels_propagation(bond, axes)
+
+
+_NEIGHBOURS: dict = {}
+
+
+def _forward_index(shape, a: int) -> np.ndarray:
+    """Flat index (over all chains) of x + μ̂ along axis a for every site x, cached per shape."""
+    key = (tuple(shape), a)
+    if key not in _NEIGHBOURS:
+        if len(_NEIGHBOURS) > 8:
+            _NEIGHBOURS.clear()
+        site = torch.arange(int(np.prod(shape))).reshape(shape)
+        _NEIGHBOURS[key] = torch.roll(site, -1, a).reshape(-1).numpy()
+    return _NEIGHBOURS[key]
+
+
+def _labels_components(bond: list[torch.Tensor], axes) -> torch.Tensor:
+    """cluster_labels by connected components of the bond graph of all chains (scipy)."""
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    shape = bond[0].shape
+    V = bond[0][0].numel()
+    n = bond[0].numel()
+    src = [np.flatnonzero(b.reshape(-1).numpy()) for b in bond]
+    dst = np.concatenate([_forward_index(shape, a)[s] for s, a in zip(src, axes)])  # x + μ̂, same chain
+    src = np.concatenate(src)
+    graph = csr_matrix((np.ones(src.size, dtype=np.int8), (src, dst)), shape=(n, n))
+    n_comp, comp = connected_components(graph, directed=False)
+    comp = torch.from_numpy(comp.astype(np.int64))
+    within = torch.arange(n, dtype=torch.int64) % V
+    root = torch.full((n_comp,), V, dtype=torch.int64).scatter_reduce_(0, comp, within, "amin")
+    return root[comp].reshape(shape)
+
+
+def _labels_propagation(bond: list[torch.Tensor], axes) -> torch.Tensor:
+    """cluster_labels by min-label propagation with pointer jumping (any device)."""
     shape = bond[0].shape
     B = shape[0]
     V = bond[0][0].numel()

@@ -19,6 +19,7 @@ from ..io import EnsembleWriter, read_attrs, save_state
 from ..io.ensemble_file import resume_output
 from ..lattice import Couplings, Lattice, Phi4Action
 from .cluster import swendsen_wang
+from .layout import to_chains_last
 from .hmc import HMC, HMCConfig, StepSizeTuner
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
@@ -185,6 +186,8 @@ def run_ensemble(cfg: EnsembleConfig, out: str, progress: bool = True) -> Ensemb
         tuner.load_state(state["tuner"])
         resumed = writer.n_configs
 
+    if cfg.kernel == "compiled":
+        phi = to_chains_last(phi)  # the compiled kernel's fast layout; the same field
     total = cfg.therm + cfg.samples * cfg.every
     chain_ids = torch.arange(cfg.chains, dtype=torch.int32) + cfg.shard * cfg.chains
 
@@ -217,6 +220,8 @@ def run_ensemble(cfg: EnsembleConfig, out: str, progress: bool = True) -> Ensemb
             n_traj += 1
             if cfg.cluster_every and n_traj % cfg.cluster_every == 0:
                 phi = swendsen_wang(phi, cfg.h, gen)
+                if cfg.kernel == "compiled":
+                    phi = to_chains_last(phi)
             if n_traj <= cfg.therm:
                 if cfg.tune:
                     eps = tuner.update(res.accept_prob)

@@ -20,6 +20,7 @@ import torch
 
 from ..errors import ConfigError, require_finite, require_int
 from ..lattice.action import Phi4Action
+from .layout import randn_like
 
 OMELYAN_LAMBDA = 0.1931833275037836
 INTEGRATORS = ("leapfrog", "omelyan")
@@ -117,7 +118,7 @@ class HMC:
     ) -> TrajectoryResult:
         """One HMC trajectory for all chains; phi is not modified."""
         eps = self.config.step_size if step_size is None else step_size
-        p = torch.randn(phi.shape, generator=generator, dtype=phi.dtype, device=phi.device)
+        p = randn_like(phi, generator)  # torch.randn(phi.shape) unless phi is chains-last
         if self.frozen is not None:
             p.masked_fill_(self.frozen.to(p.device), 0.0)
         h0 = self.hamiltonian(phi, p)
