@@ -2,7 +2,8 @@
 
 For each (L, λ) at m² = −4 it runs both samplers with the same number of trajectories (one
 SW sweep after every trajectory for the combined one), measures τ_int in trajectories with the
-Γ-method over all chains, the wall time per trajectory (measured in the same run), and prints
+Γ-method over all chains, the wall time per trajectory (measured in the same run), the tuned
+step size ε of HMC (10 leapfrog steps: one trajectory is 10ε of molecular-dynamics time), and prints
 τ_int × time, the cost of one independent sample, and the ratio HMC / (HMC + SW).
 
     python simulations/bench_cluster.py [--points 8:6.008,12:5.276,16:4.25] [--chains 32] [--traj 1000] [--kernel compiled]
@@ -46,7 +47,7 @@ def run(L, lam, chains, n_traj, cluster, seed=0, therm=200, kernel="compiled"):
     dt = (time.perf_counter() - t0) / n_traj
     ea = gamma_method(torch.stack(absM, 1).numpy())
     tm = gamma_method(torch.stack(M2, 1).numpy()).tau_int
-    return ea.tau_int, tm, dt, ea.tau_int_error
+    return ea.tau_int, tm, dt, ea.tau_int_error, eps
 
 
 def main():
@@ -59,15 +60,15 @@ def main():
     ap.add_argument("--only", choices=["hmc", "sw"], help="run one sampler (a longer HMC run for a slow point)")
     a = ap.parse_args()
     print(f"chains={a.chains} trajectories={a.traj} therm={a.therm} kernel={a.kernel} threads={torch.get_num_threads()} (τ in trajectories, time per trajectory for all chains)")
-    print(f"{'L':>3} {'lam':>6} | {'HMC tau|M|':>10} {'tau M2':>7} {'ms':>6} | {'+SW tau|M|':>10} {'tau M2':>7} {'ms':>6} | cost ratio HMC/(HMC+SW) for |M|")
+    print(f"{'L':>3} {'lam':>6} | {'HMC tau|M|':>10} {'tau M2':>7} {'ms':>6} {'eps':>7} | {'+SW tau|M|':>10} {'tau M2':>7} {'ms':>6} | cost ratio HMC/(HMC+SW) for |M|")
     for pt in a.points.split(","):
         L, lam = pt.split(":")
         L, lam = int(L), float(lam)
-        nan = (float("nan"),) * 4
+        nan = (float("nan"),) * 5
         h = run(L, lam, a.chains, a.traj, False, therm=a.therm, kernel=a.kernel) if a.only != "sw" else nan
         s = run(L, lam, a.chains, a.traj, True, therm=a.therm, kernel=a.kernel) if a.only != "hmc" else nan
         ratio = (h[0] * h[2]) / (s[0] * s[2])
-        print(f"{L:>3} {lam:>6.3f} | {h[0]:>6.2f}({h[3]:.2f}) {h[1]:>7.2f} {1e3 * h[2]:>6.1f} | {s[0]:>6.2f}({s[3]:.2f}) {s[1]:>7.2f} {1e3 * s[2]:>6.1f} | {ratio:.2f}", flush=True)
+        print(f"{L:>3} {lam:>6.3f} | {h[0]:>6.2f}({h[3]:.2f}) {h[1]:>7.2f} {1e3 * h[2]:>6.1f} {h[4]:>7.4f} | {s[0]:>6.2f}({s[3]:.2f}) {s[1]:>7.2f} {1e3 * s[2]:>6.1f} | {ratio:.2f}", flush=True)
 
 
 if __name__ == "__main__":
